@@ -1,0 +1,1 @@
+"""micropop bot service: attendees and organisers on Telegram."""

@@ -1,0 +1,1 @@
+"""micropop venue daemon: BLE beacons and receipt printers fed by the bot service."""
