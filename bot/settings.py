@@ -167,7 +167,9 @@ def describe_validation_error(exc: ValidationError) -> str:
             text = f"{name} is missing"
         else:
             value = error.get("input")
-            shown = "(hidden)" if field in {"bot_token", "signing_secret", "webhook_secret"} else value
+            shown = (
+                "(hidden)" if field in {"bot_token", "signing_secret", "webhook_secret"} else value
+            )
             text = f"{name} is invalid ({shown!r}): {message.removeprefix('Value error, ')}"
         lines.append(f"{text}; example: {name}={example}" if example else text)
     return "\n".join(lines)

@@ -214,6 +214,7 @@ class Announcement(Base):
     fanned_out_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    short_link_code: Mapped[str | None] = mapped_column(ForeignKey("short_links.code"))
 
 
 class Delivery(Base):
@@ -283,6 +284,7 @@ class Venue(Base):
 
 class ShortLink(Base):
     __tablename__ = "short_links"
+    __table_args__ = (UniqueConstraint("payload"),)
 
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
     payload: Mapped[str] = mapped_column(String(64))
@@ -309,10 +311,12 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # None while a handler runs; a row left without it by a crash lets the update run again.
+    handled_at: Mapped[datetime | None]
 
 
 class StateValue(Base):
-    """Small key-value facts that survive restarts, e.g. the organiser chat id after a migration."""
+    """Small facts that survive restarts, e.g. the organiser chat id after a group migration."""
 
     __tablename__ = "state"
 

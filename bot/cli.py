@@ -1,0 +1,88 @@
+"""The `micropop` command line: run, db upgrade, rehearse, hardware."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import typer
+
+from bot.errors import ConfigError
+from bot.settings import Settings, load_settings
+
+app = typer.Typer(help="micropop: run a micro-popup night through Telegram.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        typer.echo(f"micropop: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    from bot.logs import configure_logging
+
+    secrets = [
+        settings.bot_token.get_secret_value(),
+        settings.signing_secret.get_secret_value(),
+        settings.webhook_secret.get_secret_value(),
+        *settings.venue_token_map().keys(),
+    ]
+    configure_logging(settings.log_level, secrets)
+
+
+@app.command()
+def run() -> None:
+    """Run the bot service: Telegram updates, scheduler, delivery workers and the web app."""
+    settings = _settings_or_exit()
+    _configure_logging(settings)
+    from bot.service import BotService
+
+    asyncio.run(BotService(settings).run_until_signal())
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target Alembic revision.")) -> None:
+    """Migrate the database in MICROPOP_DATABASE_URL to the newest schema (or REVISION)."""
+    settings = _settings_or_exit()
+    _configure_logging(settings)
+    from bot.db import migrate
+    from bot.db.engine import create_database
+
+    async def upgrade() -> None:
+        database = create_database(settings.database_url)
+        try:
+            await migrate.upgrade(database, revision)
+        finally:
+            await database.dispose()
+
+    asyncio.run(upgrade())
+    typer.echo(f"Database at revision {revision}.")
+
+
+@app.command()
+def rehearse(
+    directory: Path | None = typer.Option(
+        None, "--dir", help="Directory for the database and report (default: a temporary one)."
+    ),
+    attendees: int = typer.Option(150, "--attendees", min=1, max=5000, help="Simulated guests."),
+    json_output: bool = typer.Option(False, "--json", help="Print the figures as JSON last."),
+) -> None:
+    """Rehearse a whole night offline against the built-in Bot API emulator."""
+    from bot.rehearsal.runner import RehearsalOptions, run_rehearsal
+
+    options = RehearsalOptions(directory=directory, attendees=attendees, json_output=json_output)
+    sys.exit(asyncio.run(run_rehearsal(options)))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Domain logic: transactions in, plain data objects out, no Telegram types."""

@@ -1,0 +1,70 @@
+"""Arrival through a deep link: resolve the link to an event and register the attendee."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot import links
+from bot.db.engine import Database
+from bot.services import attendees, events
+from bot.services.attendees import Arrival
+from bot.services.views import AttendeeView, EventView
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where an arrival leads: the event, the attendee and the link that brought them."""
+
+    event: EventView | None
+    attendee: AttendeeView | None
+    link: links.Link | None
+    link_rejected: bool
+
+
+def parse_payload(payload: str | None, secret: str) -> tuple[links.Link | None, bool]:
+    """Decode a start payload; return (link, rejected). An empty payload is no link at all."""
+    if not payload:
+        return None, False
+    try:
+        return links.decode(payload, secret), False
+    except links.InvalidPayload as exc:
+        logger.info("Start payload rejected: reason=%s", exc)
+        return None, True
+
+
+async def arrive(
+    db: Database, link: links.Link | None, arrival: Arrival, *, link_rejected: bool = False
+) -> Landing:
+    """Register an attendee for the event the link points at, or the active event."""
+    event = None
+    if link is not None and link.kind is links.LinkKind.EVENT:
+        event = await events.get_event(db, link.id)
+    if event is None:
+        event = await events.active_event(db)
+    if event is None:
+        return Landing(event=None, attendee=None, link=link, link_rejected=link_rejected)
+    attendee = await attendees.register(db, event.id, arrival)
+    logger.info(
+        "Attendee arrived: attendee_id=%s event_id=%s source=%s new=%s",
+        attendee.id,
+        event.id,
+        arrival.source,
+        attendee.is_new,
+    )
+    return Landing(event=event, attendee=attendee, link=link, link_rejected=link_rejected)
+
+
+def arrival_source(link: links.Link | None) -> str:
+    if link is None:
+        return "direct"
+    if link.source:
+        return link.source
+    return {
+        links.LinkKind.EVENT: "link",
+        links.LinkKind.MAP: "map-link",
+        links.LinkKind.DROP: "drop-link",
+        links.LinkKind.RECEIPT: "receipt",
+    }[link.kind]

@@ -1,0 +1,11 @@
+"""One router per topic; `all_routers` lists them in the order the dispatcher includes them."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def all_routers() -> list[Router]:
+    from bot.telegram.routers import attendee
+
+    return [attendee.create_router()]

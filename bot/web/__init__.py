@@ -1,0 +1,1 @@
+"""The bot service's aiohttp application: webhook, health, metrics, venue feed, short links."""

@@ -1,0 +1,52 @@
+"""Composition of the web application served by `micropop run`."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from bot.web.webhook import SecretTokenRequestHandler
+
+if TYPE_CHECKING:
+    from bot.service import BotService
+
+logger = logging.getLogger(__name__)
+
+
+def create_web_app(service: BotService) -> web.Application:
+    """Create the app: /healthz and /metrics always, the webhook when one is configured."""
+    app = web.Application()
+    app["service"] = service
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    settings = service.settings
+    if settings.webhook_url:
+        handler = SecretTokenRequestHandler(
+            dispatcher=service.dispatcher,
+            bot=service.bot,
+            secret=settings.webhook_secret.get_secret_value(),
+            # Answer only after handling: if the process dies first, Telegram redelivers and
+            # the once-only middleware keeps the redelivery from repeating anything.
+            handle_in_background=False,
+        )
+        handler.register(app, path=settings.webhook_path)
+    for setup in service.web_extensions:
+        setup(app, service)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    service: BotService = request.app["service"]
+    healthy = await service.check_health()
+    return web.json_response(
+        {"status": "ok" if healthy else "degraded", "mode": service.mode},
+        status=200 if healthy else 503,
+    )
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(REGISTRY)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
