@@ -194,6 +194,19 @@ class WaitlistEntry(Base):
     status: Mapped[str] = mapped_column(String(20), default="waiting")
 
 
+class DropReminder(Base):
+    """An attendee's choice about reminders for one drop; no row means reminders are on."""
+
+    __tablename__ = "drop_reminders"
+    __table_args__ = (UniqueConstraint("drop_id", "attendee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    drop_id: Mapped[int] = mapped_column(ForeignKey("drops.id", ondelete="CASCADE"), index=True)
+    attendee_id: Mapped[int] = mapped_column(ForeignKey("attendees.id", ondelete="CASCADE"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Announcement(Base):
     __tablename__ = "announcements"
 
@@ -238,6 +251,8 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Parts of a split announcement already accepted by Telegram; a retry resumes after them.
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
