@@ -32,9 +32,10 @@ def main() -> None:
             "--sort-output",
             "-o",
             str(template),
-            str(ROOT / "bot"),
+            ".",
         ],
         check=True,
+        cwd=ROOT,  # the patterns in babel.cfg are relative to the repository root
     )
     for language in ("en", "de"):
         catalogue = LOCALES / language / "LC_MESSAGES" / "messages.po"
