@@ -256,6 +256,10 @@ class MockBluez:
         await self.fail(device_path(address), DEVICE, "Connect", error, times=times,
                         then=_CONNECT_CODE)  # fmt: skip
 
+    async def restore_connect(self, address: str) -> None:
+        await self.call(device_path(address), MOCK, "AddMethod", "sssss",
+                        [DEVICE, "Connect", "", "", _CONNECT_CODE])  # fmt: skip
+
     async def fail_write(self, char_path: str, error: str, *, times: int = 0) -> None:
         await self.fail(char_path, CHARACTERISTIC, "WriteValue", error, times=times,
                         then=_WRITE_CODE, signature="aya{sv}")  # fmt: skip
