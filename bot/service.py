@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
 from aiogram.fsm.storage.base import BaseStorage
@@ -15,6 +16,14 @@ from sqlalchemy import text
 
 from bot.db import migrate
 from bot.db.engine import create_database
+from bot.delivery import outbox
+from bot.delivery.limiter import Limiter, RateConfig
+from bot.delivery.middleware import LimiterMiddleware
+from bot.delivery.progress import ProgressReporter
+from bot.delivery.sender import DeliveryWorkers
+from bot.scheduling import jobs
+from bot.scheduling.scheduler import Scheduler
+from bot.services import announcements, updates
 from bot.settings import Settings
 from bot.telegram.context import BotContext
 from bot.telegram.factory import create_bot, create_dispatcher
@@ -30,6 +39,15 @@ POLLING_TIMEOUT_S = 25
 WebExtension = Callable[[web.Application, "BotService"], None]
 
 
+def rate_config(settings: Settings) -> RateConfig:
+    overall = settings.paid_broadcast_per_s or settings.rate_global_per_s
+    return RateConfig(
+        global_per_s=overall,
+        private_per_s=settings.rate_private_per_s,
+        group_per_min=settings.rate_group_per_min,
+    )
+
+
 class BotService:
     """Everything `micropop run` starts, built from settings; tests create as many as they need."""
 
@@ -37,11 +55,29 @@ class BotService:
         self.settings = settings
         self.db = create_database(settings.database_url)
         self.bot = create_bot(settings)
+        self.limiter = Limiter(rate_config(settings))
+        self.bot.session.middleware(LimiterMiddleware(self.limiter))
+        self.scheduler = Scheduler(settings.database_url)
+        self.workers = DeliveryWorkers(
+            self.db,
+            self.bot,
+            self.limiter,
+            concurrency=settings.send_concurrency,
+            paid_broadcast=settings.paid_broadcast_per_s > 0,
+        )
+        self.progress = ProgressReporter(self.db, self._send_progress, self._edit_progress)
         self.in_flight = InFlight()
-        self.ctx = BotContext(settings=settings, db=self.db)
+        self.ctx = BotContext(settings=settings, db=self.db, scheduler=self.scheduler)
+        self.ctx.wake_workers = self.workers.wake
         self.dispatcher = create_dispatcher(self.ctx, self.in_flight, storage=storage)
         self.web_extensions: list[WebExtension] = []
-        self.background: list[Callable[[], Awaitable[None]]] = []
+        self.background: list[Callable[[], Awaitable[None]]] = [
+            self.workers.run,
+            self.progress.run,
+        ]
+        self.periodic: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
+            "purge-updates": (3600.0, lambda: updates.purge_old(self.db)),
+        }
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
         self._polling: asyncio.Task[None] | None = None
@@ -55,6 +91,7 @@ class BotService:
         """Migrate, serve the web app, then receive updates by webhook or long polling."""
         if self.settings.run_migrations_on_start:
             await migrate.upgrade(self.db)
+        await self._start_scheduler()
         await self._start_web()
         for worker in self.background:
             self._tasks.append(asyncio.create_task(worker()))
@@ -88,6 +125,8 @@ class BotService:
                 await self._polling
         if not await self.in_flight.wait_idle(DRAIN_TIMEOUT_S):
             logger.error("Handlers still running at shutdown: count=%s", self.in_flight.count)
+        await self.scheduler.shutdown()
+        jobs.RUNTIMES.pop(self.scheduler.key, None)
         if self.mode == "webhook":
             await self.dispatcher.emit_shutdown(bot=self.bot, **self.dispatcher.workflow_data)
         for task in self._tasks:
@@ -97,9 +136,52 @@ class BotService:
                 await task
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.limiter.close()
         await self.bot.session.close()
         await self.db.dispose()
         logger.info("Bot service stopped")
+
+    async def notify_organisers(self, text: str) -> int | None:
+        """Send a message to the organiser group; return its message id."""
+        # TODO: route through the organiser chat helper once it follows group migrations.
+        message = await self.bot.send_message(
+            self.settings.organiser_chat_id, text, parse_mode=None
+        )
+        return message.message_id
+
+    async def _send_progress(self, text: str) -> int | None:
+        return await self.notify_organisers(text)
+
+    async def _edit_progress(self, message_id: int, text: str) -> None:
+        await self.bot.edit_message_text(
+            text, chat_id=self.settings.organiser_chat_id, message_id=message_id, parse_mode=None
+        )
+
+    async def _start_scheduler(self) -> None:
+        # Sends that were in flight when this process last stopped go out again: with one
+        # sending process nobody else holds them. Several processes rely on lease expiry.
+        if self.db.is_sqlite:
+            requeued = await outbox.requeue_own_leases(self.db)
+            if requeued:
+                logger.warning(
+                    "Deliveries in flight at the last stop requeued: count=%s", requeued
+                )
+        jobs.RUNTIMES[self.scheduler.key] = jobs.JobRuntime(
+            db=self.db,
+            grace=timedelta(seconds=self.settings.missed_job_grace_s),
+            wake_workers=self.workers.wake,
+            notify_organisers=self.notify_organisers,
+            periodic={name: task for name, (_, task) in self.periodic.items()},
+        )
+        await self.scheduler.start()
+        for name, (seconds, _) in self.periodic.items():
+            self.scheduler.add_periodic(name, seconds)
+        # Registering every scheduled announcement again by its fixed job id repairs a job
+        # store that missed a write (a crash between commit and job-store write) and adds
+        # no duplicates.
+        for announcement_id, when in await announcements.scheduled(self.db):
+            self.scheduler.schedule_announcement(announcement_id, when)
+        await self.scheduler.flush()
 
     async def run_until_signal(self) -> None:
         """Run until SIGTERM or SIGINT, then shut down cleanly."""

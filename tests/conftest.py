@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from bot.db import migrate
 from bot.db.engine import Database, create_database
 from bot.db.models import Base
+from bot.emulator import RateLimits
+from bot.rehearsal.stage import Stage
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -146,3 +148,30 @@ async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
     database = create_database(sqlite_url)
     yield database
     await database.dispose()
+
+
+# End-to-end fixtures: the Bot API emulator and the real bot service.
+
+
+@pytest.fixture
+async def stage(tmp_path) -> AsyncIterator[Stage]:
+    """The bot on a SQLite file, polling an emulator without rate enforcement."""
+    async with Stage.on_sqlite(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def limited_stage(tmp_path) -> AsyncIterator[Stage]:
+    """The bot on a SQLite file against an emulator that enforces Telegram's limits."""
+    async with Stage.on_sqlite(tmp_path, limits=RateLimits()) as running:
+        yield running
+
+
+@pytest.fixture
+async def pg_stage(postgres_url) -> AsyncIterator[Stage]:
+    """The bot on PostgreSQL, polling an emulator without rate enforcement."""
+    database = create_database(postgres_url, pool_size=1)
+    await truncate_all(database)
+    await database.dispose()
+    async with Stage(postgres_url) as running:
+        yield running

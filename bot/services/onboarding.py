@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot import links
 from bot.db.engine import Database
-from bot.services import attendees, events
+from bot.services import announcements, attendees, events
 from bot.services.attendees import Arrival
 from bot.services.views import AttendeeView, EventView
 
@@ -47,6 +47,8 @@ async def arrive(
     if event is None:
         return Landing(event=None, attendee=None, link=link, link_rejected=link_rejected)
     attendee = await attendees.register(db, event.id, arrival)
+    # Announcements that went out before they arrived (or while the bot was blocked).
+    await announcements.catch_up(db, attendee.id)
     logger.info(
         "Attendee arrived: attendee_id=%s event_id=%s source=%s new=%s",
         attendee.id,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.db.engine import Database
+from bot.services.announcements import JobScheduler
 from bot.settings import Settings
 
 
@@ -15,6 +17,8 @@ class BotContext:
 
     settings: Settings
     db: Database
+    scheduler: JobScheduler
+    wake_workers: Callable[[], None] = lambda: None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -12,14 +12,18 @@ from bot.web.webhook import SecretTokenRequestHandler
 
 if TYPE_CHECKING:
     from bot.service import BotService
+else:
+    BotService = object
 
 logger = logging.getLogger(__name__)
+
+SERVICE_KEY: web.AppKey[BotService] = web.AppKey("service")
 
 
 def create_web_app(service: BotService) -> web.Application:
     """Create the app: /healthz and /metrics always, the webhook when one is configured."""
     app = web.Application()
-    app["service"] = service
+    app[SERVICE_KEY] = service
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     settings = service.settings
@@ -39,7 +43,7 @@ def create_web_app(service: BotService) -> web.Application:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    service: BotService = request.app["service"]
+    service = request.app[SERVICE_KEY]
     healthy = await service.check_health()
     return web.json_response(
         {"status": "ok" if healthy else "degraded", "mode": service.mode},

@@ -45,6 +45,7 @@ async def on_start(message: Message, command: CommandObject, ctx: BotContext) ->
     arrival = _arrival(message.from_user, message.chat.id, onboarding.arrival_source(link))
 
     landing = await onboarding.arrive(ctx.db, link, arrival, link_rejected=rejected)
+    ctx.wake_workers()
 
     if landing.event is None or landing.attendee is None:
         await message.answer(texts.no_event())

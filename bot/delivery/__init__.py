@@ -1,0 +1,1 @@
+"""Delivery: the outbox, the Telegram rate limiter and the workers that send."""

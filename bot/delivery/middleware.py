@@ -1,0 +1,95 @@
+"""aiogram request middleware that passes every send through the limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import Response, TelegramMethod
+
+from bot.delivery import metrics
+from bot.delivery.limiter import Limiter, Priority
+
+logger = logging.getLogger(__name__)
+
+# Methods that count against Telegram's message limits; edits share the same budget.
+COUNTED_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendLocation",
+        "sendVenue",
+        "sendVideo",
+        "sendAnimation",
+        "sendAudio",
+        "sendVoice",
+        "sendSticker",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+        "editMessageMedia",
+    }
+)
+# An interactive reply that meets a 429 waits and tries again this many times.
+INTERACTIVE_RETRIES = 3
+
+send_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
+    "send_priority", default=Priority.INTERACTIVE
+)
+
+
+class LimiterMiddleware(BaseRequestMiddleware):
+    """Wait for a limiter slot before each counted method; a 429 pauses every send."""
+
+    def __init__(self, limiter: Limiter) -> None:
+        self.limiter = limiter
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[Any],
+        bot: Bot,
+        method: TelegramMethod[Any],
+    ) -> Response[Any]:
+        name = method.__api_method__
+        if name not in COUNTED_METHODS:
+            return await make_request(bot, method)
+        chat_id = _chat_id(method)
+        priority = send_priority.get()
+        attempts = 0
+        while True:
+            await self.limiter.acquire(chat_id, priority)
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                metrics.HTTP_429.inc()
+                self.limiter.pause(exc.retry_after)
+                attempts += 1
+                if priority is Priority.BROADCAST or attempts > INTERACTIVE_RETRIES:
+                    raise
+                logger.warning(
+                    "Reply delayed by flood control: method=%s chat_id=%s retry_after=%s",
+                    name,
+                    chat_id,
+                    exc.retry_after,
+                )
+                await asyncio.sleep(exc.retry_after)
+
+
+def _chat_id(method: TelegramMethod[Any]) -> int | None:
+    chat_id = getattr(method, "chat_id", None)
+    if isinstance(chat_id, int):
+        return chat_id
+    # A @channel username: no per-chat budget can be kept for it, only the overall one.
+    return None

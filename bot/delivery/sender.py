@@ -1,0 +1,201 @@
+"""Delivery workers: send from the outbox through the limiter and record each outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiohttp import ClientConnectorError
+
+from bot.db.engine import Database
+from bot.db.types import utcnow
+from bot.delivery import metrics, outbox
+from bot.delivery.limiter import Limiter, Priority
+from bot.delivery.middleware import send_priority
+from bot.delivery.outbox import ClaimedDelivery
+from bot.delivery.render import render_parts
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 60.0
+IDLE_POLL_S = 1.0
+
+
+def backoff(attempts: int) -> float:
+    """Capped exponential backoff with jitter, so recovering workers do not retry in step."""
+    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def is_connect_failure(exc: TelegramNetworkError) -> bool:
+    """True when the request never reached the Bot API, so sending again cannot duplicate."""
+    return isinstance(exc.__cause__, ClientConnectorError)
+
+
+class DeliveryWorkers:
+    """A pool of workers draining the outbox; `wake()` after writing deliveries."""
+
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        limiter: Limiter,
+        *,
+        concurrency: int,
+        lease: timedelta = timedelta(seconds=30),
+        paid_broadcast: bool = False,
+        on_settled: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.limiter = limiter
+        self.concurrency = concurrency
+        self.lease = lease
+        self.paid_broadcast = paid_broadcast
+        self.on_settled = on_settled
+        self._wake = asyncio.Event()
+        self._network_failures = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run the workers until cancelled."""
+        send_priority.set(Priority.BROADCAST)
+        logger.info("Delivery workers started: concurrency=%s", self.concurrency)
+        workers = [asyncio.create_task(self._work(n)) for n in range(self.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            logger.info("Delivery workers stopped")
+
+    async def _work(self, number: int) -> None:
+        while True:
+            pause = self.limiter.pause_remaining()
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            try:
+                claimed = await outbox.claim_next(self.db, lease=self.lease)
+            except Exception:  # noqa: BLE001 - the database may be restarting; keep the worker
+                logger.exception("Outbox claim failed: worker=%s", number)
+                await asyncio.sleep(IDLE_POLL_S)
+                continue
+            if claimed is None:
+                await self._idle()
+                continue
+            await self._deliver(claimed)
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+        except TimeoutError:
+            pass
+
+    async def _deliver(self, claimed: ClaimedDelivery) -> None:
+        if claimed.announcement_status == "cancelled":
+            await outbox.record_expired(self.db, claimed.id, "cancelled")
+        elif claimed.relevant_until is not None and claimed.relevant_until <= utcnow():
+            logger.info(
+                "Delivery expired: delivery_id=%s announcement_id=%s",
+                claimed.id,
+                claimed.announcement_id,
+            )
+            await outbox.record_expired(self.db, claimed.id, "no longer relevant")
+        else:
+            await self._send(claimed)
+        if self.on_settled is not None:
+            await self.on_settled(claimed.announcement_id)
+
+    async def _send(self, claimed: ClaimedDelivery) -> None:
+        parts = render_parts(claimed.text, delayed=claimed.delayed, language=claimed.language)
+        try:
+            message_id = 0
+            for index in range(claimed.parts_sent, len(parts)):
+                started = time.monotonic()
+                message = await self.bot.send_message(
+                    claimed.chat_id,
+                    parts[index],
+                    parse_mode=None,
+                    allow_paid_broadcast=self.paid_broadcast or None,
+                )
+                metrics.SEND_LATENCY.observe(time.monotonic() - started)
+                message_id = message.message_id
+                if index + 1 < len(parts):
+                    await outbox.record_part(self.db, claimed.id, index + 1)
+            await outbox.record_sent(self.db, claimed.id, message_id, len(parts))
+            self._network_failures = 0
+        except TelegramRetryAfter as exc:
+            # The middleware already paused every send; this one goes back in line.
+            await outbox.record_retry(
+                self.db, claimed.id, timedelta(seconds=exc.retry_after), "429 flood control"
+            )
+        except TelegramForbiddenError as exc:
+            logger.info(
+                "Recipient unreachable: chat_id=%s reason=%s", claimed.chat_id, exc.message
+            )
+            await outbox.record_unreachable(self.db, claimed.id, claimed.chat_id, exc.message)
+        except TelegramMigrateToChat as exc:
+            await outbox.record_failed(
+                self.db, claimed.id, f"chat migrated to {exc.migrate_to_chat_id}"
+            )
+        except TelegramBadRequest as exc:
+            logger.warning(
+                "Delivery failed: delivery_id=%s chat_id=%s error=%s",
+                claimed.id,
+                claimed.chat_id,
+                exc.message,
+            )
+            await outbox.record_failed(self.db, claimed.id, exc.message)
+        except TelegramServerError as exc:
+            await self._retry(claimed, f"server error: {exc.message}")
+        except TelegramNetworkError as exc:
+            await self._network_error(claimed, exc)
+
+    async def _network_error(self, claimed: ClaimedDelivery, exc: TelegramNetworkError) -> None:
+        if not is_connect_failure(exc):
+            # The request went out and no answer came back: Telegram may have delivered it.
+            logger.warning(
+                "Delivery outcome unknown: delivery_id=%s chat_id=%s error=%s",
+                claimed.id,
+                claimed.chat_id,
+                exc.message,
+            )
+            await outbox.record_uncertain(self.db, claimed.id, exc.message)
+            return
+        self._network_failures += 1
+        # The Bot API is unreachable: hold every worker rather than churn through the queue,
+        # so the backlog drains in order once it is back.
+        self.limiter.pause(backoff(self._network_failures))
+        await self._retry(claimed, f"network: {exc.message}", attempts=1)
+
+    async def _retry(
+        self, claimed: ClaimedDelivery, error: str, attempts: int | None = None
+    ) -> None:
+        delay = backoff(attempts if attempts is not None else claimed.attempts)
+        logger.info(
+            "Delivery retry: delivery_id=%s attempt=%s delay_s=%.1f error=%s",
+            claimed.id,
+            claimed.attempts,
+            delay,
+            error,
+        )
+        await outbox.record_retry(self.db, claimed.id, timedelta(seconds=delay), error)

@@ -1,0 +1,1 @@
+"""Rehearsal: a whole night offline against the built-in Bot API emulator."""

@@ -1,0 +1,1 @@
+"""Scheduling: APScheduler with a persistent job store in the bot's own database."""

@@ -1,0 +1,188 @@
+"""The announcement scheduler: APScheduler 3 with its job store in the bot's database.
+
+APScheduler 3's SQLAlchemy job store is synchronous. Run on the event loop, a job-store write
+that waits for SQLite's lock would block the very coroutine holding that lock, so the
+scheduler runs in its own thread (BackgroundScheduler), job-store writes requested from the
+loop go through one worker thread, and the job functions, which are coroutines, are handed
+back to the event loop to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import pickle
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from apscheduler.executors.base import BaseExecutor, run_coroutine_job
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+
+from bot.errors import SchedulingError
+
+logger = logging.getLogger(__name__)
+
+JOB_TABLE = "apscheduler_jobs"
+
+
+def sync_url(url: str) -> str:
+    """The synchronous twin of an async database URL, for APScheduler's job store."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    driver = {"sqlite": "pysqlite", "postgresql": "psycopg"}.get(backend)
+    if driver is None:
+        raise SchedulingError(f"Unsupported database {backend!r}: use SQLite or PostgreSQL")
+    return parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
+
+
+def runtime_key(database_url: str) -> str:
+    return hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
+def _job_store_engine(database_url: str) -> Engine:
+    url = sync_url(database_url)
+    if url.startswith("sqlite"):
+        # Wait for the async side's write lock as long as it waits for ours.
+        return create_engine(url, connect_args={"timeout": 30})
+    return create_engine(url, pool_pre_ping=True, pool_size=2)
+
+
+class LoopExecutor(BaseExecutor):
+    """Runs coroutine jobs on a given event loop, from the scheduler's own thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        def done(future: Future[Any]) -> None:
+            try:
+                events = future.result()
+            except BaseException:  # noqa: BLE001 - reported through APScheduler's events
+                self._run_job_error(job.id, *sys.exc_info()[1:])
+            else:
+                self._run_job_success(job.id, events)
+
+        coroutine = run_coroutine_job(job, job._jobstore_alias, run_times, self._logger.name)
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).add_done_callback(done)
+
+
+class Scheduler:
+    """Times announcements and periodic jobs; jobs survive restarts in the job store."""
+
+    def __init__(self, database_url: str) -> None:
+        self.key = runtime_key(database_url)
+        self._store_engine = _job_store_engine(database_url)
+        self._scheduler: BackgroundScheduler | None = None
+        self._pending: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-store")
+        self._in_flight: list[Future[Any]] = []
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None and self._scheduler.running
+
+    async def start(self) -> None:
+        """Start the scheduler thread; jobs run on the calling event loop."""
+        self._scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self._store_engine, tablename=JOB_TABLE)
+            },
+            executors={"default": LoopExecutor(asyncio.get_running_loop())},
+            job_defaults={
+                # A job missed while the bot was down runs once, however late; whether it is
+                # still worth sending is decided with the configured grace, not here.
+                "coalesce": True,
+                "misfire_grace_time": None,
+                "max_instances": 1,
+            },
+            timezone="UTC",
+        )
+        for name, args, kwargs in self._pending:
+            getattr(self._scheduler, name)(*args, **kwargs)
+        self._pending.clear()
+        await asyncio.to_thread(self._scheduler.start)
+        logger.info("Scheduler started: jobs=%s", len(await self.job_ids()))
+
+    async def shutdown(self) -> None:
+        await self.flush()
+        if self._scheduler is not None and self._scheduler.running:
+            await asyncio.to_thread(self._scheduler.shutdown, False)
+            logger.info("Scheduler stopped")
+        self._writes.shutdown(wait=True)
+        self._store_engine.dispose()
+
+    def schedule_announcement(self, announcement_id: int, when: datetime) -> None:
+        self.add_job(
+            "bot.scheduling.jobs:fire_announcement",
+            DateTrigger(run_date=when),
+            job_id=f"announcement:{announcement_id}",
+            args=(self.key, announcement_id),
+        )
+
+    def unschedule_announcement(self, announcement_id: int) -> None:
+        self._write("remove_job", f"announcement:{announcement_id}")
+
+    def add_periodic(self, name: str, seconds: float) -> None:
+        self.add_job(
+            "bot.scheduling.jobs:run_periodic",
+            IntervalTrigger(seconds=seconds),
+            job_id=f"periodic:{name}",
+            args=(self.key, name),
+        )
+
+    def add_job(
+        self, func: str, trigger: object, *, job_id: str, args: tuple[object, ...]
+    ) -> None:
+        """Add or replace a job by its fixed id; reject arguments the job store cannot keep."""
+        try:
+            pickle.dumps(args)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise SchedulingError(
+                f"Job {job_id} not scheduled: its arguments cannot be stored ({exc}); "
+                "pass ids and plain values, never Telegram or database objects"
+            ) from exc
+        self._write("add_job", func, trigger, id=job_id, args=args, replace_existing=True)
+
+    async def flush(self) -> None:
+        """Wait until every requested job-store write has been made."""
+        while self._in_flight:
+            future = self._in_flight.pop(0)
+            await asyncio.wrap_future(future)
+
+    async def job_ids(self) -> list[str]:
+        await self.flush()
+        if self._scheduler is None:
+            return []
+        jobs = await asyncio.to_thread(self._scheduler.get_jobs)
+        return [job.id for job in jobs]
+
+    async def get_job(self, job_id: str) -> Any:
+        await self.flush()
+        assert self._scheduler is not None
+        return await asyncio.to_thread(self._scheduler.get_job, job_id)
+
+    def _write(self, name: str, *args: Any, **kwargs: Any) -> None:
+        if self._scheduler is None:
+            # Before start: APScheduler keeps such jobs in memory until it starts anyway.
+            self._pending.append((name, args, kwargs))
+            return
+        scheduler = self._scheduler
+
+        def write() -> None:
+            try:
+                getattr(scheduler, name)(*args, **kwargs)
+            except JobLookupError:
+                pass  # removing a job that already ran or was never stored
+
+        self._in_flight = [future for future in self._in_flight if not future.done()]
+        self._in_flight.append(self._writes.submit(write))

@@ -1,0 +1,456 @@
+"""Announcements: stored first, fanned out to one delivery row per recipient, then sent.
+
+An announcement is a row before anything is sent. At its time the scheduler calls `fan_out`,
+which writes every delivery in one transaction; the outbox workers then send them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.engine import Database
+from bot.db.models import (
+    Announcement,
+    AnnouncementStatus,
+    Attendee,
+    Delivery,
+    DeliveryStatus,
+    Event,
+)
+from bot.db.types import utcnow
+from bot.errors import InputError, NotFoundError
+from bot.services.events import require_active_event
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 20_000  # split into parts of at most 4096 characters when sent
+# Without an event end, an announcement stays relevant for late arrivals this long.
+DEFAULT_RELEVANCE = timedelta(hours=12)
+OPEN_STATUSES = (
+    AnnouncementStatus.AWAITING_CONFIRMATION,
+    AnnouncementStatus.SCHEDULED,
+    AnnouncementStatus.SENDING,
+)
+UNFINISHED_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+CATCH_UP_STATUSES = (AnnouncementStatus.SENDING, AnnouncementStatus.DONE)
+
+
+class JobScheduler(Protocol):
+    """What services need from the scheduler: timing announcements by id."""
+
+    def schedule_announcement(self, announcement_id: int, when: datetime) -> None: ...
+
+    def unschedule_announcement(self, announcement_id: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class AnnouncementView:
+    id: int
+    event_id: int
+    kind: str
+    text: str
+    status: str
+    scheduled_for: datetime
+    relevant_until: datetime | None
+    drop_id: int | None
+    delayed: bool
+    created_by: str
+    recipients: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """The result of fanning out: how many deliveries were written and how late it ran."""
+
+    announcement_id: int
+    deliveries: int
+    late_by: timedelta
+    delayed: bool
+    missed: bool
+
+
+def to_view(row: Announcement, *, recipients: int = 0, counts: dict[str, int] | None = None):
+    return AnnouncementView(
+        id=row.id,
+        event_id=row.event_id,
+        kind=row.kind,
+        text=row.text,
+        status=row.status.value,
+        scheduled_for=row.scheduled_for,
+        relevant_until=row.relevant_until,
+        drop_id=row.drop_id,
+        delayed=row.delayed,
+        created_by=row.created_by,
+        recipients=recipients,
+        counts=counts or {},
+    )
+
+
+async def create(
+    db: Database,
+    scheduler: JobScheduler,
+    *,
+    text: str,
+    created_by: str,
+    scheduled_for: datetime | None = None,
+    kind: str = "announcement",
+    drop_id: int | None = None,
+    relevant_until: datetime | None = None,
+    needs_confirmation: bool = False,
+) -> AnnouncementView:
+    """Store an announcement and schedule it (at once when `scheduled_for` is None)."""
+    text = text.strip()
+    if not text:
+        raise InputError(
+            "Missing announcement text: use /announce TEXT, e.g. /announce Doors open"
+        )
+    if len(text) > MAX_TEXT:
+        raise InputError(
+            f"Announcement of {len(text)} characters is too long: use {MAX_TEXT} or fewer"
+        )
+    now = utcnow()
+    when = scheduled_for or now
+    async with db.transaction() as session:
+        event = await require_active_event(session)
+        row = Announcement(
+            event_id=event.id,
+            kind=kind,
+            text=text,
+            scheduled_for=when,
+            drop_id=drop_id,
+            relevant_until=relevant_until or _default_relevance(event, when),
+            created_by=created_by,
+            status=(
+                AnnouncementStatus.AWAITING_CONFIRMATION
+                if needs_confirmation
+                else AnnouncementStatus.SCHEDULED
+            ),
+        )
+        session.add(row)
+        await session.flush()
+        recipients = await _count_recipients(session, event.id)
+        view = to_view(row, recipients=recipients)
+    if view.status == AnnouncementStatus.SCHEDULED:
+        scheduler.schedule_announcement(view.id, when)
+    logger.info(
+        "Announcement stored: announcement_id=%s kind=%s scheduled_for=%s status=%s",
+        view.id,
+        kind,
+        when.isoformat(),
+        view.status,
+    )
+    return view
+
+
+async def confirm(
+    db: Database, scheduler: JobScheduler, announcement_id: int, confirmed_by: str
+) -> AnnouncementView:
+    """Release an announcement that waited for a confirmation press."""
+    async with db.transaction() as session:
+        row = await _get(session, announcement_id)
+        if row.status != AnnouncementStatus.AWAITING_CONFIRMATION:
+            raise InputError(
+                f"Announcement {announcement_id} is {row.status.value}, not awaiting confirmation"
+            )
+        row.status = AnnouncementStatus.SCHEDULED
+        row.confirmed_by = confirmed_by
+        # A broadcast confirmed late goes out now, not at the time it was typed.
+        row.scheduled_for = max(row.scheduled_for, utcnow())
+        view = to_view(row)
+    scheduler.schedule_announcement(view.id, view.scheduled_for)
+    return view
+
+
+async def cancel(db: Database, scheduler: JobScheduler, announcement_id: int) -> AnnouncementView:
+    """Cancel an announcement; deliveries not yet sent expire."""
+    async with db.transaction() as session:
+        row = await _get(session, announcement_id)
+        if row.status not in OPEN_STATUSES:
+            raise InputError(
+                f"Announcement {announcement_id} is already {row.status.value}: "
+                "only scheduled or sending announcements can be cancelled (see /queue)"
+            )
+        row.status = AnnouncementStatus.CANCELLED
+        row.finished_at = utcnow()
+        await _expire_unfinished(session, announcement_id, "cancelled")
+        view = to_view(row)
+    scheduler.unschedule_announcement(announcement_id)
+    logger.info("Announcement cancelled: announcement_id=%s", announcement_id)
+    return view
+
+
+async def cancel_for_drop(db: Database, scheduler: JobScheduler, drop_id: int) -> list[int]:
+    """Cancel every open reminder of a drop (the drop moved or was cancelled)."""
+    async with db.transaction() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(Announcement).where(
+                        Announcement.drop_id == drop_id, Announcement.status.in_(OPEN_STATUSES)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        ids = []
+        for row in rows:
+            row.status = AnnouncementStatus.CANCELLED
+            row.finished_at = utcnow()
+            await _expire_unfinished(session, row.id, "drop changed")
+            ids.append(row.id)
+    for announcement_id in ids:
+        scheduler.unschedule_announcement(announcement_id)
+    return ids
+
+
+async def queue(db: Database) -> list[AnnouncementView]:
+    """List announcements that are waiting, scheduled or being sent, with delivery counts."""
+    async with db.transaction() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(Announcement)
+                    .where(Announcement.status.in_(OPEN_STATUSES))
+                    .order_by(Announcement.scheduled_for, Announcement.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return [to_view(row, counts=await _counts(session, row.id)) for row in rows]
+
+
+async def get(db: Database, announcement_id: int) -> AnnouncementView:
+    async with db.transaction() as session:
+        row = await _get(session, announcement_id)
+        return to_view(row, counts=await _counts(session, row.id))
+
+
+async def scheduled(db: Database) -> list[tuple[int, datetime]]:
+    """Return (id, time) of every announcement waiting for its time."""
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(Announcement.id, Announcement.scheduled_for).where(
+                Announcement.status == AnnouncementStatus.SCHEDULED
+            )
+        )
+        return [(row.id, row.scheduled_for) for row in rows]
+
+
+async def count_recipients(db: Database, event_id: int) -> int:
+    async with db.transaction() as session:
+        return await _count_recipients(session, event_id)
+
+
+async def delivery_counts(db: Database, event_id: int | None = None) -> dict[str, int]:
+    async with db.transaction() as session:
+        statement = select(Delivery.status, func.count()).group_by(Delivery.status)
+        if event_id is not None:
+            statement = statement.join(Announcement).where(Announcement.event_id == event_id)
+        rows = (await session.execute(statement)).all()
+        return {status.value: count for status, count in rows}
+
+
+async def fan_out(db: Database, announcement_id: int, *, grace: timedelta) -> FanOut | None:
+    """Write one delivery per subscribed, reachable attendee; run once per announcement.
+
+    Returns None when the announcement is no longer scheduled (cancelled, or fanned out by an
+    earlier run). A run later than `grace` marks the announcement missed instead of sending.
+    """
+    now = utcnow()
+    async with db.transaction() as session:
+        row = await session.get(Announcement, announcement_id, with_for_update=True)
+        if row is None or row.status != AnnouncementStatus.SCHEDULED:
+            return None
+        late_by = max(now - row.scheduled_for, timedelta(0))
+        if late_by > grace:
+            row.status = AnnouncementStatus.MISSED
+            row.finished_at = now
+            logger.warning(
+                "Announcement missed: announcement_id=%s late_by_s=%.0f grace_s=%.0f",
+                announcement_id,
+                late_by.total_seconds(),
+                grace.total_seconds(),
+            )
+            return FanOut(announcement_id, 0, late_by, delayed=False, missed=True)
+        # Anything later than a few seconds is worth telling the attendee about.
+        row.delayed = late_by > timedelta(seconds=60)
+        row.status = AnnouncementStatus.SENDING
+        row.fanned_out_at = now
+        count = await _insert_deliveries(session, row, now)
+        if count == 0:
+            row.status = AnnouncementStatus.DONE
+            row.finished_at = now
+    logger.info(
+        "Announcement fanned out: announcement_id=%s deliveries=%s late_by_s=%.1f",
+        announcement_id,
+        count,
+        late_by.total_seconds(),
+    )
+    return FanOut(announcement_id, count, late_by, delayed=row.delayed, missed=False)
+
+
+async def catch_up(db: Database, attendee_id: int) -> int:
+    """Queue the event's still-relevant announcements for an attendee who missed them.
+
+    Covers both an attendee who subscribed after the announcement went out and one whose
+    delivery found them unreachable at the time.
+    """
+    now = utcnow()
+    async with db.transaction() as session:
+        attendee = await session.get(Attendee, attendee_id)
+        if attendee is None or attendee.chat_id is None or not attendee.subscribed:
+            return 0
+        rows = (
+            await session.execute(
+                select(Announcement, Delivery)
+                .outerjoin(
+                    Delivery,
+                    (Delivery.announcement_id == Announcement.id)
+                    & (Delivery.chat_id == attendee.chat_id),
+                )
+                .where(
+                    Announcement.event_id == attendee.event_id,
+                    Announcement.status.in_(CATCH_UP_STATUSES),
+                    Announcement.relevant_until.is_(None) | (Announcement.relevant_until > now),
+                    Delivery.id.is_(None) | (Delivery.status == DeliveryStatus.UNREACHABLE),
+                )
+                .order_by(Announcement.scheduled_for, Announcement.id)
+            )
+        ).all()
+        for announcement, delivery in rows:
+            if delivery is None:
+                session.add(
+                    Delivery(
+                        announcement_id=announcement.id,
+                        attendee_id=attendee.id,
+                        chat_id=attendee.chat_id,
+                        status=DeliveryStatus.PENDING,
+                        next_attempt_at=now,
+                        parts_sent=0,
+                    )
+                )
+            else:
+                delivery.status = DeliveryStatus.PENDING
+                delivery.next_attempt_at = now
+                delivery.error = None
+            if announcement.status == AnnouncementStatus.DONE:
+                announcement.status = AnnouncementStatus.SENDING
+                announcement.finished_at = None
+    if rows:
+        logger.info("Announcements caught up: attendee_id=%s count=%s", attendee_id, len(rows))
+    return len(rows)
+
+
+async def finish_if_complete(db: Database, announcement_id: int) -> dict[str, int] | None:
+    """Mark a sending announcement done when no delivery is left; return the final counts."""
+    async with db.transaction() as session:
+        row = await session.get(Announcement, announcement_id)
+        if row is None or row.status != AnnouncementStatus.SENDING:
+            return None
+        counts = await _counts(session, announcement_id)
+        if any(counts.get(status.value, 0) for status in UNFINISHED_DELIVERIES):
+            return None
+        row.status = AnnouncementStatus.DONE
+        row.finished_at = utcnow()
+        return counts
+
+
+async def counts_for(db: Database, announcement_id: int) -> dict[str, int]:
+    async with db.transaction() as session:
+        return await _counts(session, announcement_id)
+
+
+async def _insert_deliveries(session: AsyncSession, row: Announcement, now: datetime) -> int:
+    recipients = select(
+        literal(row.id),
+        Attendee.id,
+        Attendee.chat_id,
+        literal(DeliveryStatus.PENDING.value),
+        literal(0),
+        literal(now),
+        literal(0),
+        literal(now),
+    ).where(
+        Attendee.event_id == row.event_id,
+        Attendee.subscribed.is_(True),
+        Attendee.unreachable.is_(False),
+        Attendee.chat_id.is_not(None),
+        # A chat that caught this announcement up already has its row.
+        Attendee.chat_id.not_in(
+            select(Delivery.chat_id).where(Delivery.announcement_id == row.id)
+        ),
+    )
+    columns = [
+        "announcement_id",
+        "attendee_id",
+        "chat_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "parts_sent",
+        "created_at",
+    ]
+    result = await session.execute(Delivery.__table__.insert().from_select(columns, recipients))
+    return result.rowcount or 0
+
+
+async def _expire_unfinished(session: AsyncSession, announcement_id: int, reason: str) -> None:
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.announcement_id == announcement_id,
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.EXPIRED, error=reason)
+    )
+
+
+async def _get(session: AsyncSession, announcement_id: int) -> Announcement:
+    row = await session.get(Announcement, announcement_id)
+    if row is None:
+        raise NotFoundError(
+            f"Announcement {announcement_id} not found: see /queue for the current ids"
+        )
+    return row
+
+
+async def _counts(session: AsyncSession, announcement_id: int) -> dict[str, int]:
+    rows = (
+        await session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.announcement_id == announcement_id)
+            .group_by(Delivery.status)
+        )
+    ).all()
+    return {status.value: count for status, count in rows}
+
+
+async def _count_recipients(session: AsyncSession, event_id: int) -> int:
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(Attendee)
+            .where(
+                Attendee.event_id == event_id,
+                Attendee.subscribed.is_(True),
+                Attendee.unreachable.is_(False),
+                Attendee.chat_id.is_not(None),
+            )
+        )
+        or 0
+    )
+
+
+def _default_relevance(event: Event, when: datetime) -> datetime:
+    if event.ends_at and event.ends_at > when:
+        return event.ends_at
+    return when + DEFAULT_RELEVANCE

@@ -1,0 +1,71 @@
+"""The bot service end to end: real aiogram over HTTP against the Bot API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import links
+from bot.links import Link, LinkKind
+from bot.services import events
+from bot.services.events import EventFields
+
+
+async def create_event(stage, title="Spring drop"):
+    return await events.create_event(
+        stage.bot.db, EventFields(title=title, venue_name="Hall 7", venue_address="Main St 1")
+    )
+
+
+async def test_start_without_payload_shows_event_card(stage):
+    await create_event(stage)
+    ada = stage.emulator.user(101, "Ada")
+
+    stage.emulator.send_start(ada)
+
+    card = await stage.emulator.wait_for_message(101, lambda m: "Spring drop" in m["text"])
+    assert "Hall 7" in card["text"]
+    assert card["reply_markup"]["inline_keyboard"]
+
+
+async def test_start_before_event_shows_landing(stage):
+    ada = stage.emulator.user(101, "Ada")
+
+    stage.emulator.send_start(ada)
+
+    landing = await stage.emulator.wait_for_message(101)
+    assert "Nothing is on yet" in landing["text"]
+
+
+async def test_start_in_german_uses_catalogue(stage):
+    await create_event(stage)
+    jonas = stage.emulator.user(102, "Jonas", language_code="de")
+
+    stage.emulator.send_start(jonas)
+
+    card = await stage.emulator.wait_for_message(102)
+    assert card["text"].startswith("Willkommen, Jonas!")
+
+
+async def test_forged_receipt_payload_gets_landing(stage):
+    await create_event(stage)
+    secret = stage.bot.settings.signing_secret.get_secret_value()
+    payload = links.encode(Link(LinkKind.RECEIPT, 1), secret)
+    forged = payload[:-1] + ("x" if payload[-1] != "x" else "y")
+    ada = stage.emulator.user(101, "Ada")
+
+    stage.emulator.send_start(ada, forged)
+
+    reply = await stage.emulator.wait_for_message(101)
+    assert "not valid" in reply["text"]
+
+
+async def test_replayed_update_handled_once(stage):
+    await create_event(stage)
+    ada = stage.emulator.user(101, "Ada")
+    stage.emulator.send_start(ada)
+    first = await stage.emulator.wait_for_message(101)
+
+    stage.emulator.inject_update({"update_id": 1, "message": first | {"text": "/help"}})
+    await asyncio.sleep(0.5)
+
+    assert len(stage.emulator.messages(101)) == 1
