@@ -13,7 +13,7 @@ OFFSET_RE = re.compile(r"\+(?:(?P<hours>\d{1,5})h)?(?:(?P<minutes>\d{1,6})m)?")
 DATE_TIME_RE = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})[ T](?P<clock>\d{1,2}:\d{2})")
 # A WHEN at the start of a command's arguments: a date with its time, or a single token.
 LEADING_WHEN_RE = re.compile(r"\s*(\d{4}-\d{2}-\d{2}[ T]\S+|\S+)\s*(.*)", re.DOTALL)
-# Nothing an organiser sets up is planned further ahead; it also keeps datetime in range.
+# Nothing an organiser sets up is planned further ahead, and the cap keeps datetime in range.
 MAX_AHEAD = timedelta(days=366)
 # Keeps the UTC conversion of a local date within datetime's range (years 1 to 9999).
 MIN_YEAR, MAX_YEAR = 1970, 9998
@@ -21,11 +21,11 @@ FORMS = "HH:MM, +15m or YYYY-MM-DD HH:MM"
 
 
 def parse_when(text: str, zone: str, now: datetime) -> datetime:
-    """Parse a future moment typed by an organiser; return it timezone-aware in UTC.
+    """Parse a future moment typed by an organiser into a timezone-aware UTC datetime.
 
     `HH:MM` is its next occurrence in `zone`, `+1h30m` an offset from `now`, and
     `YYYY-MM-DD HH:MM` a local date and time in `zone`. A local time that a DST change skips
-    moves forward by the gap, and one that it repeats is its first occurrence. Raises
+    moves forward by the gap, and one that it repeats is its first occurrence still ahead. Raises
     InputError naming the value and the accepted forms.
     """
     tz = ZoneInfo(zone)
@@ -37,8 +37,8 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
     elif match := DATE_TIME_RE.fullmatch(value):
         result = first_instant(_local(value, match, zone), tz)
         if result <= now:
-            shown = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-            raise invalid(value, zone, f"it is in the past (now {shown})")
+            local_now = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            raise invalid(value, zone, f"it is in the past (now {local_now})")
     else:
         raise invalid(value, zone)
 
@@ -48,7 +48,7 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
 
 
 def parse_local(text: str, zone: str, *, today: date) -> datetime:
-    """Parse `YYYY-MM-DD HH:MM`, or `HH:MM` on `today`, in `zone`; return UTC, past allowed."""
+    """Parse `YYYY-MM-DD HH:MM`, or `HH:MM` on `today`, in `zone` into UTC (past allowed)."""
     value = " ".join(text.split())
     if match := DATE_TIME_RE.fullmatch(value):
         naive = _local(value, match, zone)
@@ -63,7 +63,7 @@ def parse_local(text: str, zone: str, *, today: date) -> datetime:
 
 
 def parse_span(args: str, zone: str, now: datetime) -> tuple[datetime, datetime]:
-    """Parse the `START END` of an event; return both in UTC.
+    """Parse the `START END` of an event into two UTC datetimes.
 
     START is as in `parse_local`, today being `now`'s date in `zone`. END is
     `YYYY-MM-DD HH:MM`, `HH:MM` (its first occurrence after START) or a duration such as `+5h`.
@@ -140,7 +140,7 @@ def invalid(value: str, zone: str, reason: str = "") -> InputError:
     """Build the error for a rejected time: the value, the reason and the accepted forms."""
     because = f"{reason}, so " if reason else ""
     return InputError(
-        f"Invalid time \"{value}\": {because}use {FORMS} in the event's time zone ({zone})."
+        f'Invalid time "{value}": {because}use {FORMS} in the event\'s time zone ({zone}).'
     )
 
 
