@@ -114,7 +114,7 @@ class BeaconWorker:
             started = time.monotonic()
             try:
                 await self.write(content)
-            except WRITE_ERRORS as exc:
+            except Exception as exc:  # noqa: BLE001 - one beacon's fault must not end the others
                 failures += 1
                 delay = min(self.retry_min_s * 2 ** (failures - 1), self.retry_max_s)
                 error = f"{type(exc).__name__}: {exc}".rstrip(": ")
@@ -122,6 +122,7 @@ class BeaconWorker:
                     "Beacon write failed: address=%s event_id=%s attempt=%s retry_in=%.1fs "
                     "error=%s",
                     self.spec.address, content.event_id, failures, delay, error,
+                    exc_info=not isinstance(exc, WRITE_ERRORS),
                 )  # fmt: skip
                 self.store.record_beacon_failure(self.spec.address, error)
                 await asyncio.sleep(delay)
@@ -137,6 +138,14 @@ class BeaconWorker:
 
     async def write(self, content: BeaconContent) -> None:
         """Find, connect and write one beacon, then disconnect."""
+        if self.spec.profile != "nus" and not content.url:
+            # The daemon stores no URL when an announcement's short link does not fit a
+            # frame; the beacon then keeps showing the previous URL.
+            logger.info(
+                "Beacon skipped, announcement has no beacon URL: address=%s event_id=%s",
+                self.spec.address, content.event_id,
+            )  # fmt: skip
+            return
         device = await self.adapter.find(self.spec.address)
         client = await self.adapter.connect(device)
         try:

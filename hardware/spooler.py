@@ -96,10 +96,11 @@ class Spooler:
         job_ref = f"job{job.print_job_id}" if job.print_job_id else f"event{job.event_id}"
         try:
             await self.printer.print_layout(layout, job_ref=job_ref)
-        except PrinterError as exc:
+        except Exception as exc:  # noqa: BLE001 - the job stays queued whatever went wrong
             logger.warning(
                 "Print failed, job stays queued: job_id=%s print_job_id=%s attempt=%s error=%s",
                 job.id, job.print_job_id, job.attempts + 1, exc,
+                exc_info=not isinstance(exc, PrinterError),
             )  # fmt: skip
             self.store.record_print_failure(job.id, str(exc))
             self.status.state = "error"

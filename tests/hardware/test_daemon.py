@@ -1,0 +1,234 @@
+"""End-to-end tests of the venue daemon against the real feed routes over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from rig.bluez import GattLayout, MockBluez
+from rig.bot_server import VENUE_TOKEN, BotServer
+from rig.capture_printer import CapturePrinter
+from rig.escpos_parse import native_qr_payloads
+
+from hardware import eddystone
+from hardware.beacons import NUS_RX_UUID, NUS_SERVICE_UUID
+from hardware.config import DaemonConfig
+from hardware.daemon import VenueDaemon, run_daemon
+from hardware.errors import ConfigError
+from hardware.feed_client import FeedEvent
+
+EDDYSTONE_ADDRESS = "AA:BB:CC:DD:EE:01"
+NUS_ADDRESS = "AA:BB:CC:DD:EE:02"
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotServer]:
+    server = BotServer(tmp_path)
+    await server.create_tables()
+    await server.start()
+    yield server
+    await server.close()
+
+
+def daemon_config(tmp_path: Path, bot: BotServer, printer: str, beacons: str = "") -> DaemonConfig:
+    return DaemonConfig(
+        bot_url=bot.url,
+        venue_token=SecretStr(VENUE_TOKEN),
+        state_file=tmp_path / "hardware.sqlite3",
+        beacons=beacons,
+        printer=printer,
+        poll_timeout=2,
+        status_interval=0.2,
+        scan_timeout=0.5,
+        connect_timeout=5,
+        retry_min=0.05,
+        print_retry_max=0.3,
+        beacon_retry_max=0.3,
+        uplink_retry_max=0.3,
+        _env_file=None,
+    )
+
+
+class RunningDaemon:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(run_daemon(config, stop=self.stop))
+
+    async def shutdown(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 10)
+
+
+@pytest.fixture
+async def start_daemon() -> AsyncIterator[Callable[[DaemonConfig], RunningDaemon]]:
+    running: list[RunningDaemon] = []
+
+    def start(config: DaemonConfig) -> RunningDaemon:
+        daemon = RunningDaemon(config)
+        running.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in running:
+        if not daemon.task.done():
+            await daemon.shutdown()
+
+
+async def wait_until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.bluez
+async def test_announcement_reaches_beacons_and_printer(
+    tmp_path: Path,
+    bot: BotServer,
+    bluez: MockBluez,
+    capture_printer: CapturePrinter,
+    start_daemon: Callable[[DaemonConfig], RunningDaemon],
+) -> None:
+    url_beacon = await bluez.add_beacon(
+        EDDYSTONE_ADDRESS,
+        [GattLayout(eddystone.CONFIG_SERVICE_UUID, ((eddystone.ADV_SLOT_DATA_UUID, ("write",)),))],
+    )
+    text_beacon = await bluez.add_beacon(
+        NUS_ADDRESS, [GattLayout(NUS_SERVICE_UUID, ((NUS_RX_UUID, ("write",)),))]
+    )
+    beacons = f"{EDDYSTONE_ADDRESS}=eddystone,{NUS_ADDRESS}=nus"
+    start_daemon(daemon_config(tmp_path, bot, capture_printer.uri, beacons))
+
+    await bot.publish(
+        "announcement", {"event_title": "Night Market", "text": "Doors open", "start": "e1-bc"}
+    )
+    [slip] = await capture_printer.wait_for_jobs(1)
+    assert native_qr_payloads(slip) == ["https://t.me/micropop_bot?start=e1-bc"]
+
+    async def beacons_written() -> bool:
+        values = await bluez.written_values(url_beacon.chars[eddystone.ADV_SLOT_DATA_UUID])
+        return bool(values) and bool(await bluez.written_values(text_beacon.chars[NUS_RX_UUID]))
+
+    await wait_until(beacons_written)
+    [frame] = await bluez.written_values(url_beacon.chars[eddystone.ADV_SLOT_DATA_UUID])
+    short_url = eddystone.parse_adv_slot_data(frame)
+    assert short_url.startswith("https://popup.com/l/")
+    text = b"".join(await bluez.written_values(text_beacon.chars[NUS_RX_UUID]))
+    assert text == b"Doors open\n"
+
+
+async def test_receipt_is_printed_and_reported(
+    tmp_path: Path,
+    bot: BotServer,
+    capture_printer: CapturePrinter,
+    start_daemon: Callable[[DaemonConfig], RunningDaemon],
+) -> None:
+    start_daemon(daemon_config(tmp_path, bot, capture_printer.uri))
+    print_job_id, _ = await bot.publish_receipt("K7Q2")
+    [receipt] = await capture_printer.wait_for_jobs(1)
+    assert native_qr_payloads(receipt) == ["https://t.me/micropop_bot?start=r1-rc_K7Q2"]
+    assert b"Code: K7Q2" in receipt
+
+    async def reported() -> bool:
+        return await bot.print_status(print_job_id) == "printed"
+
+    await wait_until(reported)
+
+
+async def test_uplink_loss_loses_nothing(
+    tmp_path: Path,
+    bot: BotServer,
+    capture_printer: CapturePrinter,
+    start_daemon: Callable[[DaemonConfig], RunningDaemon],
+) -> None:
+    config = daemon_config(tmp_path, bot, capture_printer.uri)
+    daemon = start_daemon(config)
+    first_job, _ = await bot.publish_receipt("A1")
+    await capture_printer.wait_for_jobs(1)
+
+    await bot.stop()
+    jobs = [(await bot.publish_receipt(f"B{number}"))[0] for number in range(3)]
+    await asyncio.sleep(1.5)
+    assert len(capture_printer.complete_jobs) == 1
+
+    await bot.start()
+    printed = await capture_printer.wait_for_jobs(4)
+    assert [data.count(b"Code: ") for data in printed] == [1, 1, 1, 1]
+    codes = [data[data.find(b"Code: ") + 6 : data.find(b"Code: ") + 8] for data in printed]
+    assert codes == [b"A1", b"B0", b"B1", b"B2"]
+
+    async def all_reported() -> bool:
+        statuses = [await bot.print_status(job) for job in [first_job, *jobs]]
+        return statuses == ["printed"] * 4
+
+    await wait_until(all_reported)
+
+    await daemon.shutdown()
+    start_daemon(config)
+    await asyncio.sleep(1.0)
+    assert len(capture_printer.complete_jobs) == 4
+
+
+async def test_printer_outage_alerts_organisers(
+    tmp_path: Path,
+    bot: BotServer,
+    capture_printer: CapturePrinter,
+    start_daemon: Callable[[DaemonConfig], RunningDaemon],
+) -> None:
+    await capture_printer.refuse()
+    start_daemon(daemon_config(tmp_path, bot, capture_printer.uri))
+    await bot.publish_receipt("C1")
+
+    async def alerted() -> bool:
+        return len(bot.alerts) >= 1
+
+    await wait_until(alerted)
+    assert "printer" in bot.alerts[0]
+    await capture_printer.start()
+    await capture_printer.wait_for_jobs(1)
+
+    async def recovered() -> bool:
+        return len(bot.alerts) >= 2
+
+    await wait_until(recovered)
+    assert bot.alerts[1] == "Venue main-hall: printer is working again"
+    assert len(bot.alerts) == 2
+
+
+async def test_seen_event_is_stored_once(tmp_path: Path, bot: BotServer) -> None:
+    daemon = VenueDaemon(daemon_config(tmp_path, bot, f"preview://{tmp_path / 'prints'}"))
+    event = FeedEvent(9, "announcement", {"text": "hi", "deep_link": "https://t.me/b?start=e1"})
+    assert daemon.store_event(event) is True
+    assert daemon.store_event(event) is False
+    assert daemon.store.queued_print_jobs() == 1
+    await daemon.close()
+
+
+async def test_too_long_beacon_url_is_a_problem(tmp_path: Path, bot: BotServer) -> None:
+    daemon = VenueDaemon(daemon_config(tmp_path, bot, ""))
+    long_url = "https://a-very-long-public-domain.example.org/l/abc"
+    daemon.store_event(FeedEvent(1, "announcement", {"text": "hi", "short_url": long_url}))
+    [problem] = daemon.status()["problems"]
+    assert long_url in problem
+    assert "shorter public base URL" in problem
+    await daemon.close()
+
+
+async def test_missing_token_is_a_config_error(tmp_path: Path, bot: BotServer) -> None:
+    config = daemon_config(tmp_path, bot, "")
+    config.venue_token = SecretStr("")
+    with pytest.raises(ConfigError, match="MICROPOP_HW_VENUE_TOKEN"):
+        await run_daemon(config)
+
+
+async def test_stop_ends_daemon_promptly(
+    tmp_path: Path, bot: BotServer, start_daemon: Callable[[DaemonConfig], RunningDaemon]
+) -> None:
+    daemon = start_daemon(daemon_config(tmp_path, bot, f"preview://{tmp_path / 'prints'}"))
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    await daemon.shutdown()
+    assert time.monotonic() - started < 3.0
