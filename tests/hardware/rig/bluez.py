@@ -7,6 +7,7 @@ beacons get GATT service and characteristic objects announced with `InterfacesAd
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -267,6 +268,23 @@ class MockBluez:
     async def written_values(self, char_path: str) -> list[bytes]:
         [calls] = await self.call(char_path, MOCK, "GetMethodCalls", "s", ["WriteValue"])
         return [bytes(args[0].value) for _, args in calls]
+
+    async def watch_calls(self, method: str) -> asyncio.Queue[tuple[str, float]]:
+        """Queue (object path, time.monotonic()) for each later call of `method` on the mock."""
+        calls: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+
+        def on_message(message: Message) -> None:
+            if message.member == "MethodCalled" and message.body and message.body[0] == method:
+                calls.put_nowait((message.path or "", time.monotonic()))
+
+        self.bus.add_message_handler(on_message)
+        rule = f"type='signal',interface='{MOCK}',member='MethodCalled'"
+        await self.bus.call(
+            Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                    interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                    body=[rule])
+        )  # fmt: skip
+        return calls
 
     async def method_calls(self, path: str, method: str) -> int:
         [calls] = await self.call(path, MOCK, "GetMethodCalls", "s", [method])

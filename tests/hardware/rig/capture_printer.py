@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
@@ -19,6 +20,8 @@ STATUS_OFFLINE = 0x1A
 class CapturedJob:
     data: bytes
     complete: bool
+    # time.monotonic() when the last byte of the job arrived.
+    last_byte_at: float
 
 
 class CapturePrinter:
@@ -83,6 +86,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self, printer: CapturePrinter) -> None:
         self.printer = printer
         self.buffer = bytearray()
+        self.last_byte_at = time.monotonic()
         self.answered = 0
         self.closed_by_us = False
 
@@ -102,6 +106,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self.last_byte_at = time.monotonic()
         if self.behaviour == "close_after" and len(self.buffer) >= self.limit:
             del self.buffer[self.limit :]
             self.closed_by_us = True
@@ -122,7 +127,7 @@ class _Connection(asyncio.Protocol):
         if self.behaviour == "stall":
             return
         complete = not self.closed_by_us and self.behaviour == "accept"
-        self.printer.jobs.append(CapturedJob(bytes(self.buffer), complete))
+        self.printer.jobs.append(CapturedJob(bytes(self.buffer), complete, self.last_byte_at))
         self.printer.job_received.set()
 
 
