@@ -21,10 +21,11 @@ from datetime import datetime
 
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.db.engine import Database
 from bot.db.models import Attendee, Claim, ClaimStatus, Drop, DropStatus, Event, PrintJob
+from bot.services import venue_feed
 from bot.services.claims import (
     ClaimOutcome,
     ClaimResult,
@@ -101,8 +102,7 @@ async def decide_with_retries(db: Database, presses: list[Press]) -> list[ClaimR
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             async with db.transaction() as session:
-                connection = await session.connection()
-                return await decide(connection, presses)
+                return await decide(session, presses)
         except (IntegrityError, _StockChanged) as exc:
             if attempt == MAX_ATTEMPTS:
                 raise
@@ -115,8 +115,9 @@ async def decide_with_retries(db: Database, presses: list[Press]) -> list[ClaimR
     raise AssertionError("unreachable")
 
 
-async def decide(connection: AsyncConnection, presses: list[Press]) -> list[ClaimResult]:
+async def decide(session: AsyncSession, presses: list[Press]) -> list[ClaimResult]:
     """Decide every press inside the caller's transaction; results follow the presses' order."""
+    connection = await session.connection()
     results: dict[int, ClaimResult] = {}
     by_drop: dict[int, list[int]] = {}
     for index, press in enumerate(presses):
@@ -124,13 +125,13 @@ async def decide(connection: AsyncConnection, presses: list[Press]) -> list[Clai
     # Drop rows are locked in id order, so two processes' batches cannot deadlock.
     for drop_id in sorted(by_drop):
         indexes = by_drop[drop_id]
-        decided = await _decide_drop(connection, drop_id, [presses[i] for i in indexes])
+        decided = await _decide_drop(session, connection, drop_id, [presses[i] for i in indexes])
         results.update(zip(indexes, decided, strict=True))
     return [results[index] for index in range(len(presses))]
 
 
 async def _decide_drop(
-    connection: AsyncConnection, drop_id: int, presses: list[Press]
+    session: AsyncSession, connection: AsyncConnection, drop_id: int, presses: list[Press]
 ) -> list[ClaimResult]:
     row = (
         await connection.execute(
@@ -167,7 +168,7 @@ async def _decide_drop(
     if winners:
         earliest = min(presses[index].now for index, _ in winners)
         await _take_units(connection, drop_id, len(winners), earliest)
-        await _insert_claims(connection, drop, row.event_title, winners, results, presses)
+        await _insert_claims(session, drop, row.event_title, winners, results, presses)
     return _fill_replays(drop, results, replays, presses)
 
 
@@ -233,13 +234,14 @@ def _claim_values(
 
 
 async def _insert_claims(
-    connection: AsyncConnection,
+    session: AsyncSession,
     drop: DropView,
     event_title: str,
     winners: list[tuple[int, dict[str, object]]],
     results: list[ClaimResult],
     presses: list[Press],
 ) -> None:
+    connection = await session.connection()
     inserted = await connection.execute(
         insert(Claim).returning(Claim.id, sort_by_parameter_order=True),
         [values for _, values in winners],
@@ -268,9 +270,12 @@ async def _insert_claims(
                 "payload": payload,
             }
         )
-        # TODO: publish each receipt to the venue feed with
-        # `venue_feed.publish(session, "receipt", payload)` once bot.services.venue_feed exists.
-    await connection.execute(insert(PrintJob), jobs)
+    job_ids = await connection.execute(
+        insert(PrintJob).returning(PrintJob.id, sort_by_parameter_order=True), jobs
+    )
+    for job, job_id in zip(jobs, job_ids.scalars().all(), strict=True):
+        feed_payload = {**job["payload"], "print_job_id": job_id, "layout": "receipt"}
+        await venue_feed.publish(session, "receipt", feed_payload)
     logger.info(
         "Claims made: drop_id=%s count=%s remaining=%s",
         drop.id,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.engine import Database
 from bot.db.models import Claim, ClaimStatus, PrintJob
 from bot.db.types import utcnow
+from bot.services import venue_feed
 from bot.services.drops import DropView
 from bot.services.receipts import ReceiptLinks, hold_deadline, new_code
 
@@ -130,10 +131,12 @@ async def insert_claim(
     await session.flush()
     url = receipt_links.url(row.id)
     payload = receipt_print_payload(event_title, drop.title, row.code, now, url)
-    session.add(PrintJob(event_id=drop.event_id, kind="receipt", claim_id=row.id, payload=payload))
-    # TODO: publish the receipt to the venue feed with
-    # `venue_feed.publish(session, "receipt", payload)` once bot.services.venue_feed exists.
+    job = PrintJob(event_id=drop.event_id, kind="receipt", claim_id=row.id, payload=payload)
+    session.add(job)
     await session.flush()
+    await venue_feed.publish(
+        session, "receipt", {**payload, "print_job_id": job.id, "layout": "receipt"}
+    )
     return row
 
 
