@@ -6,6 +6,6 @@ from aiogram import Router
 
 
 def all_routers() -> list[Router]:
-    from bot.telegram.routers import attendee
+    from bot.telegram.routers import attendee, drops
 
-    return [attendee.create_router()]
+    return [attendee.create_router(), drops.create_router()]

@@ -8,11 +8,13 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message, User
 
+from bot import links
 from bot.services import attendees, events, onboarding
 from bot.services.attendees import Arrival
 from bot.telegram import keyboards, texts
 from bot.telegram.callbacks import MenuCallback
 from bot.telegram.context import BotContext
+from bot.telegram.routers import drops
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,10 @@ def _arrival(user: User, chat_id: int, source: str) -> Arrival:
 async def on_start(message: Message, command: CommandObject, ctx: BotContext) -> None:
     assert message.from_user is not None
     link, rejected = onboarding.parse_payload(command.args, ctx.secret)
+    if link is not None and link.kind is links.LinkKind.RECEIPT:
+        # Organisers scan receipts at the counter; that must not register or subscribe them.
+        await drops.show_receipt(message, link.id, message.from_user, ctx)
+        return
     arrival = _arrival(message.from_user, message.chat.id, onboarding.arrival_source(link))
 
     landing = await onboarding.arrive(ctx.db, link, arrival, link_rejected=rejected)
@@ -56,9 +62,8 @@ async def on_start(message: Message, command: CommandObject, ctx: BotContext) ->
         landing.event, message.from_user.full_name, returning=not landing.attendee.is_new
     )
     await message.answer(card, reply_markup=keyboards.event_card(subscribed=True))
-    follow_up = ctx.extras.get("after_start")
-    if follow_up is not None:
-        await follow_up(message, landing, ctx)
+    if link is not None and link.kind is links.LinkKind.DROP:
+        await drops.show_drop(message, link.id, message.from_user, ctx)
 
 
 async def on_help(message: Message) -> None:
@@ -105,9 +110,9 @@ async def on_menu(query: CallbackQuery, callback_data: MenuCallback, ctx: BotCon
         await send_map(message, ctx)
     elif callback_data.action == "notify":
         await _toggle_notifications(query, message, ctx)
-    elif callback_data.action == "drops" and ctx.extras.get("show_drops"):
+    elif callback_data.action == "drops":
         await query.answer()
-        await ctx.extras["show_drops"](message, query.from_user, ctx)
+        await drops.show_drops(message, query.from_user, ctx)
     else:
         await query.answer()
 
