@@ -48,6 +48,8 @@ INTERACTIVE_RETRIES = 3
 send_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
     "send_priority", default=Priority.INTERACTIVE
 )
+# Set by a caller that already waited for its limiter slot, so the request is not held twice.
+slot_granted: contextvars.ContextVar[bool] = contextvars.ContextVar("slot_granted", default=False)
 
 
 class LimiterMiddleware(BaseRequestMiddleware):
@@ -69,7 +71,10 @@ class LimiterMiddleware(BaseRequestMiddleware):
         priority = send_priority.get()
         attempts = 0
         while True:
-            await self.limiter.acquire(chat_id, priority)
+            if slot_granted.get() and attempts == 0:
+                slot_granted.set(False)
+            else:
+                await self.limiter.acquire(chat_id, priority)
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:

@@ -24,14 +24,20 @@ from bot.db.engine import Database
 from bot.db.types import utcnow
 from bot.delivery import metrics, outbox
 from bot.delivery.limiter import Limiter, Priority
-from bot.delivery.middleware import send_priority
+from bot.delivery.middleware import send_priority, slot_granted
 from bot.delivery.outbox import ClaimedDelivery
 from bot.delivery.render import render_parts
 
 logger = logging.getLogger(__name__)
 
+# A claimed delivery that waits longer than this for a send slot goes back to the queue, so its
+# lease (below) cannot run out while it waits and let another worker send it too.
+SLOT_WAIT_S = 20.0
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
+# While the Bot API is unreachable every worker waits; probing every 10 s at most bounds how
+# long the queue sits idle after the connection returns.
+NETWORK_PAUSE_CAP_S = 10.0
 IDLE_POLL_S = 1.0
 
 
@@ -56,7 +62,7 @@ class DeliveryWorkers:
         limiter: Limiter,
         *,
         concurrency: int,
-        lease: timedelta = timedelta(seconds=30),
+        lease: timedelta = timedelta(seconds=120),
         paid_broadcast: bool = False,
         on_settled: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
@@ -130,6 +136,8 @@ class DeliveryWorkers:
         try:
             message_id = 0
             for index in range(claimed.parts_sent, len(parts)):
+                if not await self._wait_for_slot(claimed, index):
+                    return
                 started = time.monotonic()
                 message = await self.bot.send_message(
                     claimed.chat_id,
@@ -170,6 +178,18 @@ class DeliveryWorkers:
         except TelegramNetworkError as exc:
             await self._network_error(claimed, exc)
 
+    async def _wait_for_slot(self, claimed: ClaimedDelivery, part: int) -> bool:
+        """Wait for a send slot; on a long wait hand the delivery back, still unsent."""
+        try:
+            await asyncio.wait_for(
+                self.limiter.acquire(claimed.chat_id, Priority.BROADCAST), SLOT_WAIT_S
+            )
+        except TimeoutError:
+            await outbox.record_retry(self.db, claimed.id, timedelta(0), "waited for a slot")
+            return False
+        slot_granted.set(True)
+        return True
+
     async def _network_error(self, claimed: ClaimedDelivery, exc: TelegramNetworkError) -> None:
         if not is_connect_failure(exc):
             # The request went out and no answer came back: Telegram may have delivered it.
@@ -184,7 +204,7 @@ class DeliveryWorkers:
         self._network_failures += 1
         # The Bot API is unreachable: hold every worker rather than churn through the queue,
         # so the backlog drains in order once it is back.
-        self.limiter.pause(backoff(self._network_failures))
+        self.limiter.pause(min(NETWORK_PAUSE_CAP_S, backoff(self._network_failures)))
         await self._retry(claimed, f"network: {exc.message}", attempts=1)
 
     async def _retry(

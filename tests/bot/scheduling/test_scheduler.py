@@ -1,0 +1,101 @@
+"""The persistent scheduler: catch-up runs, fixed job ids, storable arguments."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.errors import SchedulingError
+from bot.scheduling import jobs
+from bot.scheduling.scheduler import JOB_TABLE, Scheduler, sync_url
+
+
+@pytest.fixture
+def ticks(sqlite_url):
+    """A periodic task that counts its runs, registered under the scheduler's key."""
+    runs: list[datetime] = []
+
+    async def tick() -> None:
+        runs.append(datetime.now(UTC))
+
+    key = Scheduler(sqlite_url).key
+    jobs.RUNTIMES[key] = jobs.JobRuntime(
+        db=None,
+        grace=timedelta(minutes=10),
+        wake_workers=lambda: None,
+        notify_organisers=None,
+        periodic={"tick": tick},
+    )
+    yield runs
+    jobs.RUNTIMES.pop(key, None)
+
+
+def move_job_back(url: str, job_id: str, by: timedelta) -> None:
+    """Rewrite a stored job's next run time, as if the bot had been down for `by`."""
+    engine = create_engine(sync_url(url))
+    when = datetime.now(UTC) - by
+    with engine.begin() as connection:
+        row = connection.execute(
+            text(f"SELECT job_state FROM {JOB_TABLE} WHERE id = :id"), {"id": job_id}
+        ).one()
+        state = pickle.loads(row.job_state)
+        state["next_run_time"] = when
+        connection.execute(
+            text(f"UPDATE {JOB_TABLE} SET job_state = :state, next_run_time = :at WHERE id = :id"),
+            {"state": pickle.dumps(state), "at": when.timestamp(), "id": job_id},
+        )
+    engine.dispose()
+
+
+async def test_repeating_job_missed_three_times_runs_once(sqlite_url, ticks):
+    first = Scheduler(sqlite_url)
+    await first.start()
+    first.add_periodic("tick", 60)
+    await first.shutdown()
+    move_job_back(sqlite_url, "periodic:tick", timedelta(minutes=3))
+
+    second = Scheduler(sqlite_url)
+    await second.start()
+    await asyncio.sleep(1.5)
+    await second.shutdown()
+
+    assert len(ticks) == 1
+
+
+async def test_fixed_job_id_registered_twice_is_one_job(sqlite_url, ticks):
+    for _ in range(2):
+        scheduler = Scheduler(sqlite_url)
+        await scheduler.start()
+        scheduler.add_periodic("tick", 60)
+        ids = await scheduler.job_ids()
+        await scheduler.shutdown()
+
+    assert ids == ["periodic:tick"]
+
+
+async def test_unstorable_argument_rejected_when_added(sqlite_url):
+    scheduler = Scheduler(sqlite_url)
+
+    with pytest.raises(SchedulingError, match="cannot be stored"):
+        scheduler.add_job(
+            "bot.scheduling.jobs:run_periodic", None, job_id="bad", args=(lambda: None,)
+        )
+
+
+async def test_announcement_job_survives_restart(sqlite_url, ticks):
+    when = datetime.now(UTC) + timedelta(hours=1)
+    first = Scheduler(sqlite_url)
+    await first.start()
+    first.schedule_announcement(7, when)
+    await first.shutdown()
+
+    second = Scheduler(sqlite_url)
+    await second.start()
+    job = await second.get_job("announcement:7")
+    await second.shutdown()
+
+    assert job.next_run_time == when
