@@ -79,8 +79,13 @@ class Adapter:
             )
         return device
 
-    async def connect(self, device: BLEDevice) -> BleakClientWithServiceCache:
+    async def connect(
+        self, device: BLEDevice, *, use_services_cache: bool = True
+    ) -> BleakClientWithServiceCache:
         """Connect to a device through bleak-retry-connector, holding the adapter lock.
+
+        `use_services_cache=False` makes bleak read the GATT services from BlueZ again
+        instead of reusing those it cached at an earlier connect.
 
         Raises:
             BeaconError: the device left BlueZ since it was found (checked under the lock).
@@ -101,4 +106,5 @@ class Adapter:
                     device,
                     device.address,
                     max_attempts=CONNECT_ATTEMPTS,
+                    use_services_cache=use_services_cache,
                 )

@@ -97,6 +97,8 @@ class BeaconWorker:
         self.retry_max_s = retry_max_s
         self.write_timeout_s = write_timeout_s
         self._wakeup = asyncio.Event()
+        # Set when a characteristic was missing: the services bleak cached may predate it.
+        self._stale_services = False
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -147,13 +149,14 @@ class BeaconWorker:
             )  # fmt: skip
             return
         device = await self.adapter.find(self.spec.address)
-        client = await self.adapter.connect(device)
+        client = await self.adapter.connect(device, use_services_cache=not self._stale_services)
         try:
             async with asyncio.timeout(self.write_timeout_s):
                 for characteristic, value, response in self._writes(client, content):
                     await client.write_gatt_char(characteristic, value, response=response)
         finally:
             await _disconnect(client, self.spec.address)
+        self._stale_services = False
 
     def _writes(
         self, client: BleakClient, content: BeaconContent
@@ -173,6 +176,7 @@ class BeaconWorker:
     def _characteristic(self, client: BleakClient, uuid: str) -> BleakGATTCharacteristic:
         characteristic = client.services.get_characteristic(uuid)
         if characteristic is None:
+            self._stale_services = True
             raise BeaconError(
                 f"beacon {self.spec.address} has no characteristic {uuid}: check that its "
                 f"profile is {self.spec.profile!r} in MICROPOP_HW_BEACONS"

@@ -263,3 +263,23 @@ async def test_offline_beacon_gets_only_latest(
     assert await bluez.written_values(beacon.chars[CHARS["eddystone"]]) == [
         eddystone.adv_slot_data(SECOND.url)
     ]
+
+
+async def test_missing_characteristic_refreshes_services(
+    bluez: MockBluez, store: StateStore, run_fleet: FleetFactory
+) -> None:
+    service_only = GattLayout(eddystone.CONFIG_SERVICE_UUID, ())
+    beacon = await bluez.add_beacon("AA:BB:CC:DD:EE:04", [service_only])
+    fleet = await run_fleet([BeaconSpec(beacon.address, "eddystone")])
+    publish(store, fleet, FIRST)
+
+    async def failed_once() -> None:
+        while not store.beacon_records()[0].failures:
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(failed_once(), 5)
+    char_path = await bluez.add_characteristic(
+        beacon.services[eddystone.CONFIG_SERVICE_UUID], eddystone.ADV_SLOT_DATA_UUID, ("write",)
+    )
+    await wait_written(store, beacon.address, 1)
+    assert await bluez.written_values(char_path) == [eddystone.adv_slot_data(FIRST.url)]

@@ -171,6 +171,7 @@ class MockBeacon:
     address: str
     path: str
     chars: dict[str, str]
+    services: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -222,9 +223,14 @@ class MockBluez:
         await self.call(path="/", interface=MOCK, member="AddObject", signature="ssa{sv}a(ssss)",
                         body=[path, DEVICE, props, methods])  # fmt: skip
         await self._announce(path, DEVICE, props)
-        beacon = MockBeacon(address, path, {})
+        beacon = MockBeacon(address, path, {}, {})
         for service in gatt:
-            beacon.chars.update(await self._add_service(path, service, mtu))
+            service_path = await self._add_service(path, service.service_uuid)
+            beacon.services[service.service_uuid] = service_path
+            for char_uuid, flags in service.characteristics:
+                beacon.chars[char_uuid] = await self.add_characteristic(
+                    service_path, char_uuid, flags, mtu=mtu
+                )
         return beacon
 
     async def remove_device(self, address: str) -> None:
@@ -290,10 +296,10 @@ class MockBluez:
         [calls] = await self.call(path, MOCK, "GetMethodCalls", "s", [method])
         return len(calls)
 
-    async def _add_service(self, device: str, service: GattLayout, mtu: int) -> dict[str, str]:
+    async def _add_service(self, device: str, uuid: str) -> str:
         service_path = f"{device}/service{self._next_handle():04x}"
         props = {
-            "UUID": Variant("s", service.service_uuid),
+            "UUID": Variant("s", uuid),
             "Device": Variant("o", device),
             "Primary": Variant("b", True),
             "Includes": Variant("ao", []),
@@ -302,26 +308,29 @@ class MockBluez:
             "/", MOCK, "AddObject", "ssa{sv}a(ssss)", [service_path, SERVICE, props, []]
         )
         await self._announce(service_path, SERVICE, props)
-        chars = {}
-        for char_uuid, flags in service.characteristics:
-            char_path = f"{service_path}/char{self._next_handle():04x}"
-            char_props = {
-                "UUID": Variant("s", char_uuid),
-                "Service": Variant("o", service_path),
-                "Value": Variant("ay", b""),
-                "Flags": Variant("as", list(flags)),
-                "MTU": Variant("q", mtu),
-                "Notifying": Variant("b", False),
-            }
-            methods = [
-                ("WriteValue", "aya{sv}", "", _WRITE_CODE),
-                ("ReadValue", "a{sv}", "ay", _READ_CODE),
-            ]  # fmt: skip
-            await self.call("/", MOCK, "AddObject", "ssa{sv}a(ssss)",
-                            [char_path, CHARACTERISTIC, char_props, methods])  # fmt: skip
-            await self._announce(char_path, CHARACTERISTIC, char_props)
-            chars[char_uuid] = char_path
-        return chars
+        return service_path
+
+    async def add_characteristic(
+        self, service_path: str, uuid: str, flags: tuple[str, ...], *, mtu: int = 23
+    ) -> str:
+        """Add a characteristic with a recording WriteValue to a service; return its path."""
+        char_path = f"{service_path}/char{self._next_handle():04x}"
+        props = {
+            "UUID": Variant("s", uuid),
+            "Service": Variant("o", service_path),
+            "Value": Variant("ay", b""),
+            "Flags": Variant("as", list(flags)),
+            "MTU": Variant("q", mtu),
+            "Notifying": Variant("b", False),
+        }
+        methods = [
+            ("WriteValue", "aya{sv}", "", _WRITE_CODE),
+            ("ReadValue", "a{sv}", "ay", _READ_CODE),
+        ]
+        await self.call("/", MOCK, "AddObject", "ssa{sv}a(ssss)",
+                        [char_path, CHARACTERISTIC, props, methods])  # fmt: skip
+        await self._announce(char_path, CHARACTERISTIC, props)
+        return char_path
 
     async def _announce(self, path: str, interface: str, props: dict[str, Variant]) -> None:
         # python-dbusmock's AddObject does not emit InterfacesAdded, and bleak learns about
