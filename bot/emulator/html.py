@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.emulator.errors import APIError, bad_request
-from bot.emulator.text import utf16_len
+from bot.emulator.text import sort_entities, utf16_len
 
 TAG_TYPES = {
     "b": "bold",
@@ -89,8 +89,7 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
         raise parser.fail(
             f'Can\'t find end tag corresponding to start tag "{parser.stack[-1].name}"'
         )
-    parser.entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
-    return "".join(parser.chars), parser.entities
+    return "".join(parser.chars), sort_entities(parser.entities)
 
 
 def _read_entity(parser: _Parser, index: int) -> int:

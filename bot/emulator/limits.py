@@ -99,14 +99,15 @@ class FloodControl:
             return
         now = time.monotonic()
         for scope, capacity, window in self._scopes(limits, chat_id, chat_type):
-            wait = self._blocked_until.get(scope, 0.0) - now
-            if wait <= 0:
-                wait = self._wait_for_room(scope, capacity, window, now)
+            # A scope in flood wait stays blocked until its retry_after passes, and requests
+            # during the wait do not extend it.
+            blocked_for = self._blocked_until.get(scope, 0.0) - now
+            if blocked_for > 0:
+                raise too_many_requests(max(1, math.ceil(blocked_for)))
+            wait = self._wait_for_room(scope, capacity, window, now)
             if wait > 0:
                 retry_after = max(1, math.ceil(wait))
-                self._blocked_until[scope] = max(
-                    self._blocked_until.get(scope, 0.0), now + retry_after
-                )
+                self._blocked_until[scope] = now + retry_after
                 raise too_many_requests(retry_after)
 
     def record(self, chat_id: int, chat_type: str, method: str) -> None:

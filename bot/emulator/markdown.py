@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.emulator.errors import APIError, bad_request
-from bot.emulator.text import utf16_len
+from bot.emulator.text import sort_entities, utf16_len
 
 RESERVED_V2 = set("_*[]()~`>#+-=|{}.!")
 TOGGLES = {"*": "bold", "_": "italic", "__": "underline", "~": "strikethrough", "||": "spoiler"}
@@ -57,8 +57,7 @@ class _Output:
         return bad_request(f"can't parse entities: {reason}")
 
     def result(self) -> tuple[str, list[dict[str, Any]]]:
-        self.entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
-        return "".join(self.chars), self.entities
+        return "".join(self.chars), sort_entities(self.entities)
 
 
 def parse_markdown_v2(source: str) -> tuple[str, list[dict[str, Any]]]:

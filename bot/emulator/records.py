@@ -47,8 +47,11 @@ class Pulse:
 
     async def wait(self, timeout: float) -> bool:
         """Wait for the next change; return False if `timeout` seconds pass first."""
+        # asyncio.timeout, unlike wait_for in Python 3.11, never swallows a cancellation that
+        # arrives together with the event.
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
         except TimeoutError:
             return False
         return True

@@ -251,13 +251,17 @@ class BotAPIEmulator(Simulation):
         return found
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Wait until `predicate()` returns a truthy value and return it."""
+        """Wait until `predicate()` returns a truthy value and return it.
+
+        The predicate is checked after every recorded call and at least every 50 ms, so it may
+        also depend on state outside the emulator.
+        """
         deadline = time.monotonic() + timeout
         while not (value := predicate()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"Condition not met within {timeout} s")
-            await self.changed.wait(remaining)
+            await self.changed.wait(min(remaining, 0.05))
         return value
 
     async def wait_for_message(

@@ -36,6 +36,13 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def sort_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sort entities by offset, outer before inner; parsers append inner entities first."""
+    numbered = list(enumerate(entities))
+    numbered.sort(key=lambda item: (item[1]["offset"], -item[1]["length"], -item[0]))
+    return [entity for _, entity in numbered]
+
+
 def check_text(text: str) -> None:
     if not text.strip():
         raise bad_request("message text is empty")

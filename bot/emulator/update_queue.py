@@ -1,8 +1,9 @@
 """Pending updates, shared by getUpdates long polling and webhook delivery."""
 
-import asyncio
 from collections import deque
 from typing import Any
+
+from bot.emulator.records import Pulse
 
 # Bot API: without allowed_updates, every update type except these three is delivered.
 OPT_IN_TYPES = {"chat_member", "message_reaction", "message_reaction_count"}
@@ -33,7 +34,7 @@ class UpdateQueue:
         self.closed = False
         self.poller: object | None = None
         self._next_id = 1
-        self._wakeup = asyncio.Event()
+        self._wakeup = Pulse()
 
     def put(self, fields: dict[str, Any]) -> int:
         """Queue an update built from `fields` (or a whole update with its own update_id)."""
@@ -45,15 +46,11 @@ class UpdateQueue:
         return update_id
 
     def wake(self) -> None:
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
+        self._wakeup.notify()
 
     async def wait(self, timeout: float) -> None:
         """Wait until an update is queued, a poller is replaced or the queue closes."""
-        try:
-            await asyncio.wait_for(self._wakeup.wait(), timeout)
-        except TimeoutError:
-            pass
+        await self._wakeup.wait(timeout)
 
     def set_allowed(self, allowed: Any) -> None:
         self.allowed = set(allowed) if isinstance(allowed, list) and allowed else None

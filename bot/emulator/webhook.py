@@ -40,7 +40,8 @@ class WebhookDelivery:
         self._session: aiohttp.ClientSession | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._in_flight: set[int] = set()
-        self._busy_chats: set[int] = set()
+        self._busy_chats: set[int | None] = set()
+        self._generation = 0
 
     def configure(self, url: str, secret: str | None, max_connections: int, bot: User) -> None:
         self.url, self.secret_token = url, secret
@@ -63,12 +64,13 @@ class WebhookDelivery:
 
     def _start_workers(self) -> None:
         self._workers = [
-            asyncio.create_task(self._work(), name=f"webhook-{number}")
+            asyncio.create_task(self._work(self._generation), name=f"webhook-{number}")
             for number in range(self.max_connections)
         ]
 
     def _stop_workers(self) -> list[asyncio.Task[None]]:
         workers, self._workers = self._workers, []
+        self._generation += 1
         for worker in workers:
             worker.cancel()
         self._in_flight.clear()
@@ -90,16 +92,18 @@ class WebhookDelivery:
             return update
         return None
 
-    async def _work(self) -> None:
+    async def _work(self, generation: int) -> None:
         failures = 0
-        while True:
+        # The generation check ends a worker even if its cancellation was lost.
+        while generation == self._generation:
             update = self._claim()
             if update is None:
                 await self.emu.updates.wait(1.0)
                 continue
             delivered = await self._post(update)
             self._in_flight.discard(id(update))
-            self._busy_chats.discard(update_chat_id(update))  # type: ignore[arg-type]
+            self._busy_chats.discard(update_chat_id(update))
+            self.emu.changed.notify()
             if delivered:
                 failures = 0
                 self.emu.updates.remove(update)
