@@ -116,7 +116,7 @@ def main() -> None:
 
     missing = missing_parts()
     if missing:
-        sys.exit(f"mock BlueZ rig unavailable: {missing}; {INSTALL_HINT}")
+        sys.exit(f"mock BlueZ rig unavailable: {missing}. Fix: {INSTALL_HINT}")
     rig = BluezRig()
     rig.start()
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = rig.address

@@ -30,12 +30,12 @@ CONNECT_ATTEMPTS = 2
 class Adapter:
     """One BlueZ adapter, used by every beacon worker through one lock.
 
-    The lock serialises scans and connection attempts: a scan has stopped before a connect
-    starts, because BlueZ rejects a connect during discovery with InProgress on many
-    controllers, and only one LE connection attempt is pending at a time, as the kernel allows
-    one per controller. GATT writes run outside the lock. A beacon that does not answer delays
-    another beacon's connect by at most `connect_timeout` (or `scan_timeout` for a scan) per
-    attempt, and beacon workers back off between attempts.
+    The lock serialises scans and connection attempts. A scan has stopped before a connect
+    starts, since BlueZ may reject a connect during discovery with InProgress, and only one LE
+    connection attempt is pending at a time, since controllers commonly take one at a time.
+    GATT writes run outside the lock. A beacon that does not respond delays another beacon's
+    connect by at most `connect_timeout` (or `scan_timeout` for a scan) per attempt, and
+    beacon workers back off between attempts.
     """
 
     def __init__(
@@ -51,7 +51,7 @@ class Adapter:
         self.lock = asyncio.Lock()
 
     async def find(self, address: str) -> BLEDevice:
-        """Return the device BlueZ knows for an address, scanning for it when it knows none.
+        """Return BlueZ's device object for an address, scanning for it when BlueZ has none.
 
         Raises:
             BeaconError: the scan ended without seeing the address.

@@ -24,7 +24,7 @@ PROFILES = ("eddystone", "uribeacon", "nus")
 NUS_SERVICE_UUID = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
 NUS_RX_UUID = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
 
-# Display beacons keep little text; longer announcements are cut at a character boundary.
+# Display beacons store little text, so longer announcements are cut at a character boundary.
 NUS_MAX_TEXT_BYTES = 512
 
 _ADDRESS = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
@@ -141,8 +141,8 @@ class BeaconWorker:
     async def write(self, content: BeaconContent) -> None:
         """Find, connect and write one beacon, then disconnect."""
         if self.spec.profile != "nus" and not content.url:
-            # The daemon stores no URL when an announcement's short link does not fit a
-            # frame; the beacon then keeps showing the previous URL.
+            # Content has no URL only when no announcement so far had a short link that fits
+            # a frame, and then there is nothing to write to a URL beacon.
             logger.info(
                 "Beacon skipped, announcement has no beacon URL: address=%s event_id=%s",
                 self.spec.address, content.event_id,

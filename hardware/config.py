@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class DaemonConfig(BaseSettings):
-    """Every setting of `micropop hardware`; each field maps to MICROPOP_HW_<NAME>."""
+    """Every setting of `micropop hardware`. Each field maps to MICROPOP_HW_<NAME>."""
 
     model_config = SettingsConfigDict(
         env_prefix="MICROPOP_HW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -26,14 +26,14 @@ class DaemonConfig(BaseSettings):
     # preview://DIR, or empty for no printer.
     printer: str = ""
     adapter: str = "hci0"
-    # Seconds the bot holds a feed request open when nothing is waiting.
+    # Seconds the bot keeps a feed request open when no event is waiting.
     poll_timeout: float = Field(default=25.0, gt=0, le=50)
     # Seconds between status reports to the bot.
     status_interval: float = Field(default=15.0, gt=0)
     scan_timeout: float = Field(default=5.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
-    # First retry delay in seconds after a failed print, beacon write or feed request; each
-    # further failure doubles it up to the matching maximum.
+    # First retry delay in seconds after a failed print, beacon write or feed request. Each
+    # further failure doubles it, up to the matching maximum.
     retry_min: float = Field(default=1.0, gt=0)
     print_retry_max: float = Field(default=30.0, gt=0)
     beacon_retry_max: float = Field(default=60.0, gt=0)

@@ -99,7 +99,7 @@ class VenueDaemon:
         try:
             done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stopper}:
-                # A worker task only ends by raising; stop the daemon with its error.
+                # A worker task only ends by raising, so the daemon stops with its error.
                 task.result()
         finally:
             for task in [stopper, *tasks]:
@@ -123,7 +123,7 @@ class VenueDaemon:
         }
 
     def store_event(self, event: FeedEvent) -> bool:
-        """Store one feed event's print job and beacon content; False if handled before."""
+        """Store one feed event's print job and beacon content, or return False if seen before."""
         print_job = None
         if _should_print(event):
             print_job_id = event.payload.get("print_job_id")

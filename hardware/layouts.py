@@ -12,13 +12,13 @@ from hardware.errors import HardwareError
 Align = Literal["left", "center"]
 Size = Literal["normal", "large", "huge"]
 
-# Longest link a printed QR carries. Deep links are at most about 100 characters, and many
-# printers' native QR accepts far less than the 2953 bytes of a version 40 code.
+# Maximum length of a link in a printed QR code. Deep links stay under about 100 characters,
+# and many printers' native QR accepts far less than the 2953 bytes of a version 40 code.
 MAX_QR_DATA = 300
 
 
 class InvalidJob(HardwareError):
-    """A print job's payload lacks a field or holds a value no layout can print."""
+    """A print job's payload lacks a field or contains a value no layout can print."""
 
 
 @dataclass(frozen=True)

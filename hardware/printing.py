@@ -25,11 +25,11 @@ logger = logging.getLogger(__name__)
 # A printer that stops reading fails a job after this long instead of python-escpos's 60 s.
 DEFAULT_TIMEOUT_S = 5.0
 
-# DLE EOT 1: real-time printer status. The printer answers one byte per request it reads, so
-# an answer to the request placed after the job shows that every byte before it was read.
+# DLE EOT 1: real-time printer status. The printer sends one status byte per request it reads,
+# so a reply to the request placed after the job shows that every byte before it was read.
 STATUS_REQUEST = b"\x10\x04\x01"
-# Once a status byte has arrived, a further quiet period this long ends the wait: printers
-# differ in whether they answer status-like byte pairs inside image data.
+# Once a status byte has arrived, a further quiet period this long ends the wait, because
+# printers differ in whether they reply to status-like byte pairs inside image data.
 STATUS_QUIET_S = 0.3
 
 EXAMPLE_URIS = (
@@ -42,7 +42,7 @@ class Printer(Protocol):
     uri: str
 
     async def print_layout(self, layout: Layout, *, job_ref: str) -> None:
-        """Print one job; return only once the printer accepted all of it, else raise."""
+        """Print one job, returning only once the printer accepted all of it, else raise."""
         ...
 
 
@@ -66,7 +66,7 @@ class PrinterTarget:
 
 
 def parse_printer_uri(uri: str) -> PrinterTarget:
-    """Parse a printer URI; query options: profile, timeout, qr=native|image, confirm=status|none.
+    """Parse a printer URI with options profile, timeout, qr=native|image, confirm=status|none.
 
     Raises:
         ConfigError: the URI's scheme, address or an option is invalid.
@@ -76,7 +76,7 @@ def parse_printer_uri(uri: str) -> PrinterTarget:
     profile = options.get("profile", DEFAULT_PROFILE)
     if profile not in CAPABILITIES["profiles"]:
         raise ConfigError(
-            f"printer URI {uri!r}: unknown profile {profile!r}; use a python-escpos profile "
+            f"printer URI {uri!r}: unknown profile {profile!r}. Use a python-escpos profile "
             f"such as TM-T88V, TM-T20II or POS-5890"
         )
     common = {
@@ -137,7 +137,7 @@ class EscposPrinter:
     async def print_layout(self, layout: Layout, *, job_ref: str) -> None:
         data = self.render(layout)
         started = time.monotonic()
-        # python-escpos is blocking; a thread keeps a stalled printer from stalling the loop.
+        # python-escpos blocks, so a thread keeps a stalled printer from stalling the event loop.
         await asyncio.to_thread(self._send, data)
         logger.info(
             "Job printed: job=%s printer=%s bytes=%s elapsed=%.3fs",
@@ -231,12 +231,12 @@ def _await_status(device: escpos_printer.Escpos, expected: int) -> None:
                 break
             raise
         if not chunk:
-            raise ConnectionAbortedError("printer closed the connection before answering")
+            raise ConnectionAbortedError("printer closed the connection before sending its status")
         received += chunk
     status = received[-1]
-    # A valid status byte has bits 1 and 4 set and bits 0 and 7 clear; bit 3 is "offline".
+    # A valid status byte has bits 1 and 4 set and bits 0 and 7 clear. Bit 3 means offline.
     if status & 0x93 != 0x12:
-        raise PrinterError(f"printer answered 0x{status:02x}, not an ESC/POS status byte")
+        raise PrinterError(f"printer sent 0x{status:02x}, which is not an ESC/POS status byte")
     if status & 0x08:
         raise PrinterError("printer reports offline (cover open, paper out or error)")
 
@@ -282,11 +282,11 @@ def _qr_option(uri: str, options: dict[str, str]) -> bool | None:
     if raw is None:
         return None
     if raw not in {"native", "image"}:
-        raise ConfigError(f"printer URI {uri!r}: qr={raw!r}; use qr=native or qr=image")
+        raise ConfigError(f"printer URI {uri!r}: qr={raw!r} is invalid, use native or image")
     return raw == "native"
 
 
 def _confirm(uri: str, raw: str) -> bool:
     if raw not in {"status", "none"}:
-        raise ConfigError(f"printer URI {uri!r}: confirm={raw!r}; use confirm=status or none")
+        raise ConfigError(f"printer URI {uri!r}: confirm={raw!r} is invalid, use status or none")
     return raw == "status"

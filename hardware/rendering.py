@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PROFILE = "TM-T88V"
 
-# Columns of font A when a profile does not say; 42 is the common count on 80 mm paper.
+# Columns of font A for a profile without that field: 42 is common on 80 mm paper.
 FALLBACK_COLUMNS = 42
 
 # ESC/POS size multipliers per layout size: (width, height).
@@ -52,7 +52,7 @@ def render_escpos(
     """Build the complete ESC/POS byte stream of a layout, ending with a cut.
 
     Text goes through python-escpos's code page selection, so characters that no code page
-    of the profile holds (emoji, most non-Latin scripts on Western printers) print as "?".
+    of the profile contains (emoji, most non-Latin scripts on Western printers) print as "?".
     A QR code is native (`GS ( k`) when `native_qr` is true, or when it is None and the profile
     lists the qrCode feature; otherwise it is a raster image (`GS v 0`).
     """

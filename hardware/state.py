@@ -14,7 +14,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-# Handled event ids older than this are pruned; the cursor alone covers them by then.
+# Handled event ids older than this are pruned, since the cursor alone covers them by then.
 HANDLED_RETENTION_S = 7 * 24 * 3600
 
 _SCHEMA = """
@@ -133,7 +133,7 @@ class StateStore:
         print_job: tuple[int | None, dict[str, Any]] | None = None,
         beacon_content: BeaconContent | None = None,
     ) -> bool:
-        """Store one feed event's print job and beacon content; return False if seen before.
+        """Store one feed event's print job and beacon content, or return False if seen before.
 
         Beacon content is latest-wins: it replaces a beacon's content only when its event id is
         newer, so events handled out of order never bring back an older announcement.

@@ -35,7 +35,7 @@ async def short_link_for(session: AsyncSession, payload: str) -> str:
     """Return the short-link code of a start payload, creating it in the caller's transaction.
 
     The same payload always gets the same code: the candidates derive from its SHA-256 and
-    the first one that is free or already holds this payload wins.
+    the first one that is free or already maps to this payload wins.
 
     Raises:
         InputError: the payload is not 1-64 characters of A-Z a-z 0-9 _ -.

@@ -83,11 +83,13 @@ def notifier_for(db: Database) -> FeedNotifier:
 async def publish(session: AsyncSession, kind: str, payload: dict[str, Any]) -> int:
     """Add a venue feed event in the caller's transaction and return its id (the cursor).
 
-    Payload fields the venue daemon reads: `event_title`, `text` (announcements, drops),
-    `title` and `starts_at` (drop_live), `item`, `code` and `claimed_at` (receipts),
-    `time_zone`, `print_job_id` (the PrintJob row to print and report), `layout`
-    (announcement, receipt or countdown), and the link as `start` (a deep-link payload, which
-    also gets a short link for beacons), `short_code` or a ready `deep_link`.
+    The venue daemon reads these payload fields:
+    - `event_title`, `time_zone`, and `text` for announcements and drops;
+    - `title` and `starts_at` for drop_live, `item`, `code` and `claimed_at` for receipts;
+    - `print_job_id`, the PrintJob row to print and report printed;
+    - `layout`: announcement, receipt or countdown, when the kind's default does not fit;
+    - the link: `start` (a deep-link payload, which also gets a short link for beacons),
+      `short_code`, or a ready `deep_link`.
 
     Raises:
         InputError: an unknown kind, or a `start` payload Telegram would reject.
@@ -121,7 +123,7 @@ async def publish(session: AsyncSession, kind: str, payload: dict[str, Any]) -> 
 
 
 async def request_reprint(db: Database, print_job_id: int, requested_by: str) -> int:
-    """Queue an explicit reprint of a print job and publish it; return the new job's id."""
+    """Queue an explicit reprint of a print job, publish it and return the new job's id."""
     async with db.transaction() as session:
         original = await session.get(PrintJob, print_job_id)
         if original is None:
@@ -168,7 +170,7 @@ async def touch(db: Database, venue: str) -> None:
 
 
 async def ack(db: Database, venue: str, cursor: int) -> None:
-    """Record that a venue stored every event up to `cursor`; a lower cursor changes nothing."""
+    """Record that a venue stored every event up to `cursor`. A lower cursor changes nothing."""
     async with db.transaction() as session:
         row = await _locked_venue(session, venue)
         row.acked_cursor = max(row.acked_cursor, cursor)
@@ -176,7 +178,7 @@ async def ack(db: Database, venue: str, cursor: int) -> None:
 
 
 async def mark_printed(db: Database, print_job_id: int) -> bool:
-    """Mark a queued print job printed; return False if it was printed, cancelled or unknown."""
+    """Mark a queued print job printed, or return False if it was printed, cancelled or unknown."""
     async with db.transaction() as session:
         result = await session.execute(
             update(PrintJob)
@@ -262,7 +264,7 @@ async def _locked_venue(session: AsyncSession, name: str) -> Venue:
     await session.execute(
         insert(Venue).values(name=name, acked_cursor=0, status={}).on_conflict_do_nothing()
     )
-    # FOR UPDATE serialises status reports of one venue on PostgreSQL; SQLite's BEGIN
+    # FOR UPDATE serialises status reports of one venue on PostgreSQL. On SQLite, BEGIN
     # IMMEDIATE already serialises every writer.
     row = await session.scalar(select(Venue).where(Venue.name == name).with_for_update())
     assert row is not None

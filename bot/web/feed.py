@@ -35,8 +35,8 @@ def setup_feed_routes(
 ) -> None:
     """Add /hardware/feed, /hardware/ack, /hardware/status and /hardware/printed to `app`.
 
-    Every route needs `Authorization: Bearer <token>` with a token of MICROPOP_VENUE_TOKENS;
-    the token names the venue. `on_alert` receives organiser alerts from status reports.
+    Every route needs `Authorization: Bearer <token>` with a token of MICROPOP_VENUE_TOKENS,
+    and the token identifies the venue. `on_alert` receives organiser alerts from status reports.
     """
     routes = _FeedRoutes(db, settings, on_alert)
     app.router.add_get("/hardware/feed", routes.feed)

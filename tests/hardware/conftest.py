@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-# The rig helpers live beside the tests; pytest's importlib mode does not put this folder on
-# sys.path, so it is added here for the tests and the bench script to import `rig`.
+# The rig helpers live beside the tests. pytest's importlib mode does not put this folder on
+# sys.path, so it is added here for the tests to import `rig`.
 sys.path.insert(0, str(Path(__file__).parent))
 
 from rig.bluez import INSTALL_HINT, BluezRig, MockBluez, missing_parts  # noqa: E402
@@ -30,7 +30,7 @@ def bluez_rig() -> Iterator[BluezRig]:
     """A private system bus with the mock BlueZ, shared by the session's BLE tests."""
     missing = missing_parts()
     if missing:
-        message = f"mock BlueZ rig unavailable: {missing}; {INSTALL_HINT}"
+        message = f"mock BlueZ rig unavailable: {missing}. Fix: {INSTALL_HINT}"
         if os.environ.get("MICROPOP_REQUIRE_RIGS") == "1":
             pytest.fail(f"{message} (MICROPOP_REQUIRE_RIGS=1)")
         pytest.skip(message)

@@ -1,7 +1,7 @@
 """Mock BlueZ rig: python-dbusmock's bluez5 template on a private system bus, plus GATT.
 
-The stock template leaves gaps that bleak trips over; `MockBluez` fills them over D-Bus:
-devices get correctly typed advertisement properties, `Connect` sets `ServicesResolved`, and
+The stock template leaves gaps that bleak trips over, and `MockBluez` fills them over D-Bus.
+Devices get correctly typed advertisement properties, `Connect` sets `ServicesResolved`, and
 beacons get GATT service and characteristic objects announced with `InterfacesAdded`.
 """
 
