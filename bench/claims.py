@@ -4,7 +4,7 @@ Run: `.venv/bin/python bench/claims.py [--presses 500] [--stock 50] [--repetitio
 PostgreSQL comes from MICROPOP_BENCH_POSTGRES_URL (default: the test server on 127.0.0.1);
 a database of its own is created and dropped. The last line printed is one JSON object.
 
-Latency is the claim decision as a handler sees it: from calling `claims.claim` to its result,
+Latency is the claim decision as a handler measures it: from calling `claims.claim` to its result,
 pool or lock waits included. Every press of a repetition starts at the same instant (T-0).
 """
 
@@ -85,7 +85,7 @@ async def rush(db: Database, presses: int, stock: int, seed: int) -> dict[str, o
         claimed = await session.scalar(
             select(func.count()).select_from(Claim).where(Claim.drop_id == drop.id)
         )
-        most = await session.scalar(
+        max_per_person = await session.scalar(
             select(func.count())
             .select_from(Claim)
             .where(Claim.drop_id == drop.id)
@@ -99,7 +99,7 @@ async def rush(db: Database, presses: int, stock: int, seed: int) -> dict[str, o
         "sold_out_s": (max(sold_out_at) - t0) if sold_out_at else None,
         "wall_s": wall,
         "oversell": max(claimed - stock, 0) + max(-remaining, 0),
-        "over_limit": max((most or 0) - 1, 0),
+        "over_limit": max((max_per_person or 0) - 1, 0),
         "claimed": claimed,
         "outcomes": dict(outcomes),
     }

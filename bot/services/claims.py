@@ -1,4 +1,4 @@
-"""Claiming a unit of a drop: one conditional stock decrement and one claim row per press."""
+"""Claims on drops: outcomes, views, and the single claim insert used by waiting-list offers."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class ClaimView:
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """The decision on one press, with what the front end needs to answer it."""
+    """The decision on one press, with the drop and claim the front end needs for its reply."""
 
     outcome: ClaimOutcome
     drop: DropView | None = None

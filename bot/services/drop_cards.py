@@ -1,4 +1,4 @@
-"""What one attendee sees of the drops: the list for /drops and the card of one drop."""
+"""Drops as shown to one attendee: the list for /drops and the card of one drop."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class WaitView:
 
 @dataclass(frozen=True)
 class DropCard:
-    """A drop as one attendee sees it: stock, their own claims and their choices."""
+    """A drop as shown to one attendee: stock, their own claims and their choices."""
 
     drop: DropView
     time_zone: str

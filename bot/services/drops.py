@@ -226,7 +226,7 @@ async def set_status_message(db: Database, drop_id: int, message_id: int | None)
 async def _require_drop(session: AsyncSession, drop_id: int) -> Drop:
     row = await session.get(Drop, drop_id)
     if row is None:
-        raise NotFoundError(f"Drop {drop_id} not found: list the drops with /drops")
+        raise NotFoundError(f"Drop {drop_id} not found: list the drop ids with /listdrops")
     return row
 
 

@@ -1,7 +1,7 @@
 """Holds and the waiting list: uncollected claims return to stock and pass to the next in line.
 
 A claim on a drop with `hold_minutes` must be collected within that many minutes of being
-made; the hold of a claim made in the rush at T-0 thus ends N minutes after the drop. A
+made. So the hold of a claim made in the rush at T-0 ends N minutes after the drop. A
 released unit goes to the oldest waiting entry as an offer that expires in turn, or back to
 stock when nobody waits. While an offer is open its unit counts neither as claimed nor as
 remaining, so the public rush cannot take it.
@@ -67,7 +67,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class HoldExpiry:
-    """What one `expire_holds` run changed, for the front end to tell the people involved."""
+    """The changes of one `expire_holds` run, for the front end to notify the people involved."""
 
     released: list[Notice] = field(default_factory=list)
     offers: list[Notice] = field(default_factory=list)

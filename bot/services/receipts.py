@@ -29,7 +29,7 @@ CODE_LENGTH = 6
 
 @dataclass(frozen=True)
 class ReceiptLinks:
-    """What a service needs to build receipt links: the signing secret and the bot's username."""
+    """The signing secret and bot username from which receipt links are built."""
 
     secret: str
     bot_username: str

@@ -105,7 +105,7 @@ def _wait_line(card: DropCard, now: datetime) -> str:
 
 
 def claim_answer(result: ClaimResult) -> str:
-    """Return the callback answer for a claim press (at most 200 characters)."""
+    """Return the answerCallbackQuery text for a claim press (Telegram allows 200 characters)."""
     outcome = result.outcome
     if outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.REPLAYED):
         assert result.claim is not None

@@ -34,7 +34,7 @@ async def run_hold_expiry(bot: Bot, ctx: BotContext, now: datetime | None = None
     zone = event.time_zone if event else ctx.settings.time_zone
     i18n = ctx.extras.get(I18N_KEY) or ctx.extras.setdefault(I18N_KEY, create_i18n())
     # NOTE: these go straight to the Bot API, not through the outbox, so a crash between the
-    # commit and the send loses the message; the drop card still shows the offer.
+    # commit and the send loses the message. The drop card still shows the offer.
     for notice in result.released:
         await _send(bot, i18n, notice, drop_texts.hold_released)
     for notice in result.expired_offers:

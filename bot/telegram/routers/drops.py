@@ -125,7 +125,7 @@ async def _after_claim(
     query: CallbackQuery, result: ClaimResult, ctx: BotContext, bot: Bot
 ) -> None:
     if result.outcome is ClaimOutcome.CLAIMED and result.claim is not None:
-        logger.info("Claim answered: claim_id=%s user_id=%s", result.claim.id, query.from_user.id)
+        logger.info("Claim confirmed: claim_id=%s user_id=%s", result.claim.id, query.from_user.id)
         await _send_receipt(bot, ctx, query.from_user.id, result.claim.id)
         board_for(ctx).touch(bot, result.claim.drop_id)
     if result.announce_sold_out and result.drop is not None:
@@ -141,7 +141,7 @@ async def _send_receipt(bot: Bot, ctx: BotContext, chat_id: int, claim_id: int) 
     try:
         await send_qr(bot, ctx.db, chat_id, url, drop_texts.receipt_caption(receipt, zone))
     except TelegramAPIError as exc:
-        # The claim stands; the receipt is in /drops and can be opened again from its link.
+        # The claim is kept. Its code is on the drop card, and the receipt link opens it again.
         logger.warning("Receipt not sent: claim_id=%s chat_id=%s error=%s", claim_id, chat_id, exc)
 
 
@@ -187,7 +187,7 @@ async def show_receipt(message: Message, claim_id: int, user: User, ctx: BotCont
         )
         return
     if receipt.owner_user_id != user.id:
-        logger.info("Receipt refused to a stranger: claim_id=%s user_id=%s", claim_id, user.id)
+        logger.info("Receipt rejected for another user: claim_id=%s user_id=%s", claim_id, user.id)
         await message.answer(drop_texts.receipt_not_yours())
         return
     url = receipt_links(ctx).url(claim_id)
