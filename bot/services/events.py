@@ -15,6 +15,8 @@ from bot.errors import InputError, NotFoundError
 from bot.services.views import EventView, PointView
 
 MAX_TITLE = 200
+# The map caption is sent as a photo caption and follow-up messages, so keep it to one message.
+MAX_MAP_CAPTION = 4000
 
 
 @dataclass
@@ -44,6 +46,7 @@ def to_view(event: Event) -> EventView:
         ends_at=event.ends_at,
         map_file_id=event.map_file_id,
         map_caption=event.map_caption,
+        map_file_unique_id=event.map_file_unique_id,
     )
 
 
@@ -102,6 +105,18 @@ async def set_map(db: Database, file_id: str, file_unique_id: str, caption: str)
         event.map_file_id = file_id
         event.map_file_unique_id = file_unique_id
         event.map_caption = caption
+        return to_view(event)
+
+
+async def set_map_caption(db: Database, caption: str) -> EventView:
+    """Change the text shown with the map, keeping the picture."""
+    if len(caption) > MAX_MAP_CAPTION:
+        raise InputError(
+            f"Invalid map caption of {len(caption)} characters: use {MAX_MAP_CAPTION} or fewer"
+        )
+    async with db.transaction() as session:
+        event = await require_active_event(session)
+        event.map_caption = caption.strip()
         return to_view(event)
 
 

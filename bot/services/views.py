@@ -28,6 +28,7 @@ class EventView:
     ends_at: datetime | None
     map_file_id: str | None
     map_caption: str
+    map_file_unique_id: str | None = None
 
 
 @dataclass(frozen=True)

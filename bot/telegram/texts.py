@@ -106,3 +106,13 @@ def button_drops() -> str:
 
 def button_notifications(subscribed: bool) -> str:
     return _("Pause announcements") if subscribed else _("Resume announcements")
+
+
+def points_of_interest(points: list[PointView]) -> str:
+    lines = [_("Points of interest:")]
+    for point in points:
+        entry = f"• <b>{quote(point.name)}</b>"
+        if point.description:
+            entry += f" - {quote(point.description)}"
+        lines.append(entry)
+    return "\n".join(lines)

@@ -6,6 +6,7 @@ from aiogram import Router
 
 
 def all_routers() -> list[Router]:
-    from bot.telegram.routers import attendee, drops
+    from bot.telegram.routers import attendee, drops, organiser
 
-    return [attendee.create_router(), drops.create_router()]
+    # The organiser router goes first: it rejects console commands everywhere else.
+    return [organiser.create_router(), attendee.create_router(), drops.create_router()]

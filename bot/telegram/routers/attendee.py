@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, Message, User
 from bot import links
 from bot.services import attendees, events, onboarding
 from bot.services.attendees import Arrival
-from bot.telegram import keyboards, texts
+from bot.telegram import keyboards, texts, venue_map
 from bot.telegram.callbacks import MenuCallback
 from bot.telegram.context import BotContext
 from bot.telegram.routers import drops
@@ -93,11 +93,9 @@ async def send_map(message: Message, ctx: BotContext) -> None:
         await sender(message, event, ctx)
         return
     points = await events.list_points(ctx.db, event.id)
-    if event.map_file_id:
-        await message.answer_photo(event.map_file_id, caption=texts.map_caption(event))
-    else:
-        await message.answer(texts.no_map())
-    await message.answer(texts.venue_details(event, points))
+    assert message.bot is not None
+    for build in venue_map.map_methods(event, points):
+        await message.bot(build(message.chat.id))
 
 
 async def on_menu(query: CallbackQuery, callback_data: MenuCallback, ctx: BotContext) -> None:

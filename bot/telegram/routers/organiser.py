@@ -1,0 +1,125 @@
+"""The organiser console in the organiser group, its group migration and its rejections.
+
+Order matters: migration service messages first, then the console (which only organisers in
+the organiser group pass), then the rejection of console commands anywhere else. The router
+goes before the attendee router, so nobody reaches an attendee handler with an organiser command.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message
+
+from bot.services import exports, organisers, statistics
+from bot.telegram import organiser_texts as texts
+from bot.telegram.console import (
+    ATTENDEE_COMMANDS,
+    ORGANISER_COMMANDS,
+    AuditMiddleware,
+    reply,
+    require_event,
+)
+from bot.telegram.context import BotContext
+from bot.telegram.organiser_access import OrganiserGroup, Origin, sender_origin
+from bot.telegram.organiser_chat import send_document_to_organisers
+from bot.telegram.routers import organiser_announce, organiser_drops, organiser_event
+
+logger = logging.getLogger(__name__)
+
+AUDIT_ENTRIES_SHOWN = 20
+
+
+def create_router() -> Router:
+    router = Router(name="organiser")
+    router.message.register(on_migrated_to, F.migrate_to_chat_id)
+    router.message.register(on_migrated_from, F.migrate_from_chat_id)
+
+    console = Router(name="organiser-console")
+    console.message.filter(OrganiserGroup())
+    console.message.middleware(AuditMiddleware())
+    console.message.register(on_help, Command("help"))
+    console.message.register(on_stats, Command("stats"))
+    console.message.register(on_export, Command("export"))
+    console.message.register(on_audit, Command("audit"))
+    console.include_routers(
+        organiser_event.create_router(),
+        organiser_drops.create_router(),
+        organiser_announce.create_router(),
+    )
+
+    outside = Router(name="organiser-outside")
+    # In a private chat an attendee's /map is theirs; a photo captioned /map is not.
+    attendee_free = [name for name in ORGANISER_COMMANDS if name not in ATTENDEE_COMMANDS]
+    outside.message.register(on_command_outside, Command("map"), F.photo)
+    outside.message.register(on_command_outside, Command(*attendee_free))
+    outside.message.register(
+        on_command_outside, Command(*ORGANISER_COMMANDS), F.chat.type != "private"
+    )
+    router.include_routers(console, outside)
+    return router
+
+
+async def on_migrated_to(message: Message, ctx: BotContext, bot: Bot) -> None:
+    """Follow the organiser group when Telegram turns it into a supergroup."""
+    assert message.migrate_to_chat_id is not None
+    if await organisers.move_chat(ctx.db, message.chat.id, message.migrate_to_chat_id):
+        await reply(bot, ctx, texts.migrated())
+
+
+async def on_migrated_from(message: Message, ctx: BotContext) -> None:
+    # The supergroup's first message; the move is idempotent, so either message may come first.
+    assert message.migrate_from_chat_id is not None
+    await organisers.move_chat(ctx.db, message.migrate_from_chat_id, message.chat.id)
+
+
+async def on_help(message: Message, ctx: BotContext, bot: Bot) -> None:
+    await reply(bot, ctx, texts.help_text())
+
+
+async def on_stats(message: Message, ctx: BotContext, bot: Bot) -> None:
+    figures = await statistics.night_stats(ctx.db)
+    await reply(bot, ctx, texts.stats(figures))
+
+
+async def on_export(message: Message, ctx: BotContext, bot: Bot) -> None:
+    export = await exports.export_night(ctx.db)
+    document = BufferedInputFile(export.data, filename=export.filename)
+    await send_document_to_organisers(
+        bot, ctx.db, ctx.settings, document, caption=texts.export_caption(export)
+    )
+
+
+async def on_audit(message: Message, ctx: BotContext, bot: Bot) -> None:
+    event = await require_event(ctx)
+    entries = await organisers.recent(ctx.db, AUDIT_ENTRIES_SHOWN)
+    await reply(bot, ctx, texts.audit_list(entries, event.time_zone))
+
+
+async def on_command_outside(message: Message, command: CommandObject, ctx: BotContext) -> None:
+    """Reject a console command outside the organiser group; ignore posts on behalf of chats."""
+    name = command.command.lower()
+    organiser_chat_id = await organisers.chat_id(ctx.db, ctx.settings.organiser_chat_id)
+    origin = sender_origin(message, organiser_chat_id)
+    if origin is Origin.IGNORED:
+        logger.info(
+            "Command from a chat ignored: command=%s chat_id=%s sender_chat_id=%s",
+            name,
+            message.chat.id,
+            message.sender_chat.id if message.sender_chat else None,
+        )
+        return
+
+    user = message.from_user
+    await organisers.record(
+        ctx.db,
+        user.id if user else None,
+        user.full_name if user else "",
+        message.chat.id,
+        name,
+        message.text or message.caption or "",
+        "rejected",
+    )
+    await message.answer(texts.rejected_outside())

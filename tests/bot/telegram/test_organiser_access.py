@@ -1,0 +1,194 @@
+"""Who may use the organiser console: the group, its anonymous admins, and nobody else."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.db.types import utcnow
+from bot.emulator import Chat
+from bot.services import announcements, drops, events
+from bot.services.events import EventFields
+from bot.telegram.console import ORGANISER_COMMANDS
+from tests.bot.telegram import console_helpers
+from tests.bot.telegram.console_helpers import (
+    ANONYMOUS_ADMIN,
+    TELEGRAM_SERVICE,
+    audit_entries,
+    bot_messages,
+    handled,
+    one_reply,
+    say,
+    shown,
+)
+
+console = console_helpers.console
+
+# One command line per console command, each of which would change or reveal something.
+SAMPLES = {
+    "event": "/event Hijacked",
+    "newevent": "/newevent Hijacked",
+    "venue": "/venue Evil | Nowhere",
+    "location": "/location 1 2",
+    "tz": "/tz Asia/Tokyo",
+    "when": "/when 19:00 +2h",
+    "poi": "/poi Trap | here",
+    "pois": "/pois",
+    "unpoi": "/unpoi 1",
+    "map": "/map Evil caption",
+    "drop": "/drop Fake | +1h | 5 | 1",
+    "editdrop": "/editdrop 1 stock 99",
+    "listdrops": "/listdrops",
+    "canceldrop": "/canceldrop 1",
+    "announce": "/announce Hijacked",
+    "schedule": "/schedule +1h Hijacked",
+    "queue": "/queue",
+    "cancel": "/cancel 1",
+    "stats": "/stats",
+    "export": "/export",
+    "audit": "/audit",
+}
+REJECTION = "Organiser commands work only in the organiser group."
+
+
+async def set_up_night(stage):
+    db = stage.bot.db
+    await events.create_event(db, EventFields(title="Spring night", time_zone="Europe/Berlin"))
+    await events.add_point(db, "Bar", "Drinks")
+    await drops.create_drop(
+        db, title="Tote bag", starts_at=utcnow() + timedelta(hours=2), stock=10
+    )
+    await announcements.create(
+        db,
+        stage.bot.scheduler,
+        text="Last call",
+        created_by="test",
+        scheduled_for=utcnow() + timedelta(hours=1),
+    )
+
+
+async def snapshot(stage):
+    db = stage.bot.db
+    event = await events.active_event(db)
+    return (
+        event,
+        await events.list_points(db, event.id),
+        await drops.list_drops(db, event.id),
+        [(view.id, view.status) for view in await announcements.queue(db)],
+    )
+
+
+def test_samples_cover_every_command():
+    assert set(SAMPLES) == set(ORGANISER_COMMANDS)
+
+
+async def test_member_command_answered(console):
+    reply = await one_reply(console, "/help")
+
+    assert "Organiser commands" in reply
+
+
+async def test_private_chat_commands_rejected(console):
+    await set_up_night(console)
+    before = await snapshot(console)
+    mallory = console.emulator.user(666, "Mallory")
+
+    for name, line in SAMPLES.items():
+        # An attendee's /map is answered by the attendee router: no map yet, then the venue.
+        count = 2 if name == "map" else 1
+        replies = await say(console, line, user=mallory, chat=mallory.id, count=count)
+        if name == "map":
+            assert shown(replies[0]) == "The organisers have not shared a map yet."
+        else:
+            assert shown(replies[0]) == REJECTION, f"{line} in a private chat"
+
+    assert await snapshot(console) == before
+    rejected = [entry for entry in await audit_entries(console) if entry.result == "rejected"]
+    assert len(rejected) == len(SAMPLES) - 1
+    assert {entry.actor_user_id for entry in rejected} == {666}
+
+
+async def test_private_map_photo_rejected(console):
+    await set_up_night(console)
+    mallory = console.emulator.user(666, "Mallory")
+    before = len(bot_messages(console, mallory.id))
+
+    console.emulator.send_photo(mallory, caption="/map")
+    replies = await console.emulator.wait_for(lambda: bot_messages(console, mallory.id)[before:])
+
+    assert shown(replies[0]) == REJECTION
+    assert (await events.active_event(console.bot.db)).map_file_id is None
+
+
+async def test_other_group_commands_rejected(console):
+    await set_up_night(console)
+    before = await snapshot(console)
+    elsewhere = console.emulator.group(-1005550001, "Fans")
+    fan = console.emulator.user(667, "Fan")
+
+    for line in SAMPLES.values():
+        reply = await one_reply(console, line, user=fan, chat=elsewhere)
+        assert reply == REJECTION, f"{line} in another group"
+
+    assert await snapshot(console) == before
+
+
+async def test_anonymous_admin_acts_as_group(console):
+    await set_up_night(console)
+    group = console.organisers
+
+    for name, line in SAMPLES.items():
+        # /map TEXT confirms, then previews: no picture yet, then the venue with its points.
+        count = 3 if name == "map" else 1
+        replies = await say(console, line, user=ANONYMOUS_ADMIN, sender_chat=group, count=count)
+        assert shown(replies[0]) != REJECTION, f"{line} by the anonymous admin"
+
+    event = await events.active_event(console.bot.db)
+    assert event.title == "Hijacked"
+    entries = [entry for entry in await audit_entries(console) if entry.action in SAMPLES]
+    assert {entry.actor_name for entry in entries} == {"Anonymous admin of Organisers"}
+    assert {entry.actor_user_id for entry in entries} == {None}
+    assert "rejected" not in {entry.result for entry in entries}
+
+
+@pytest.mark.parametrize("kind", ["automatic forward", "post as channel", "foreign admin"])
+async def test_posts_on_behalf_of_chats_ignored(console, kind):
+    await set_up_night(console)
+    before = await snapshot(console)
+    channel = console.emulator.group(-1007770001, "News", "channel")
+    sender, chat, extra = {
+        "automatic forward": (
+            TELEGRAM_SERVICE,
+            console.organisers,
+            {"sender_chat": channel, "is_automatic_forward": True},
+        ),
+        "post as channel": (
+            console.emulator.user(136817688, "Channel"),
+            console.organisers,
+            {"sender_chat": channel},
+        ),
+        "foreign admin": (
+            ANONYMOUS_ADMIN,
+            console.emulator.group(-1005550002, "Fans"),
+            {"sender_chat": Chat(-1005550002, "supergroup", "Fans")},
+        ),
+    }[kind]
+    sent_before = len(console.emulator.calls_to("sendMessage"))
+
+    for line in SAMPLES.values():
+        update_id = console.emulator.send_text(sender, line, chat=chat, **extra)
+        await handled(console, update_id)
+
+    assert len(console.emulator.calls_to("sendMessage")) == sent_before
+    assert await audit_entries(console) == []
+    assert await snapshot(console) == before
+
+
+async def test_attendee_commands_still_work(console):
+    await set_up_night(console)
+    ada = console.emulator.user(101, "Ada")
+
+    (card,) = await say(console, "/start", user=ada, chat=ada.id)
+
+    assert "Spring night" in shown(card)
