@@ -44,7 +44,7 @@ class Simulation:
     def group(
         self, chat_id: int, title: str, type: str = "supergroup", *, username: str | None = None
     ) -> Chat:
-        """Register a group ("group" or "supergroup") with the bot as an administrator."""
+        """Register a group, supergroup or channel where the bot is an administrator by default."""
         if type not in ("group", "supergroup", "channel"):
             raise ValueError(f"Invalid chat type {type!r}: use group, supergroup or channel")
         chat = Chat(chat_id, type, title, username)
@@ -52,7 +52,7 @@ class Simulation:
         return chat
 
     def set_member(self, chat: Chat | int, user: User | int, status: str, **fields: Any) -> None:
-        """Set what getChatMember returns for `user` in `chat`; `fields` override the rights."""
+        """Set the getChatMember result for `user` in `chat`, with `fields` overriding rights."""
         state = self._chat_state(chat)
         user_id = user.id if isinstance(user, User) else user
         if isinstance(user, User):
@@ -128,7 +128,8 @@ class Simulation:
         return self.updates.put(update)
 
     def block_chat(self, chat_id: int, blocked: bool = True) -> None:
-        """Make every later send to `chat_id` fail with 403 "bot was blocked by the user"."""
+        """Make every later send to `chat_id` fail with 403: "bot was blocked by the user" in a
+        private chat, "bot was kicked from the ... chat" in a group."""
         self._chat_state(chat_id).blocked = blocked
 
     def migrate_group(self, old_id: int) -> int:

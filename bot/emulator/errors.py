@@ -1,10 +1,10 @@
-"""Bot API error answers, raised inside method handlers and rendered as Telegram renders them."""
+"""Bot API error responses, raised inside method handlers and sent in Telegram's JSON shape."""
 
 from typing import Any
 
 
 class APIError(Exception):
-    """An error answer: HTTP status, Telegram's description and optional response parameters."""
+    """An error response: HTTP status, Telegram's description and optional response parameters."""
 
     def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None):
         super().__init__(description)

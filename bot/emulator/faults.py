@@ -1,4 +1,4 @@
-"""Faults injected from Python: error answers, flood waits, dropped connections, lost answers."""
+"""Faults injected from Python: error responses, flood waits, dropped and lost responses."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,7 +16,7 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "server_error"
     # Abort the TCP connection before the method runs.
     DROP = "drop"
-    # Run the method and record the result, then abort the connection without an answer.
+    # Run the method and record the result, then abort the connection without a response.
     LOST_RESPONSE = "lost_response"
     # Sleep `delay` seconds, then handle the request normally.
     DELAY = "delay"
@@ -57,7 +57,7 @@ class FaultRule:
         return self.count is not None and self.hits >= self.count
 
     def error(self, chat_id: int | str | None) -> APIError | None:
-        """Return the error answer this fault stands for, or None for connection-level kinds."""
+        """Return the error response of this fault, or None for connection-level kinds."""
         match self.kind:
             case FaultKind.BLOCKED:
                 return forbidden("bot was blocked by the user")

@@ -43,6 +43,7 @@ class _OpenTag:
     start: int
     byte_offset: int
     attributes: dict[str, str]
+    char_index: int = 0
     language: str | None = None
 
 
@@ -86,9 +87,7 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
             index += 1
 
     if parser.stack:
-        raise parser.fail(
-            f'Can\'t find end tag corresponding to start tag "{parser.stack[-1].name}"'
-        )
+        raise parser.fail(f"Can't find end tag corresponding to start tag {parser.stack[-1].name}")
     return "".join(parser.chars), sort_entities(parser.entities)
 
 
@@ -105,9 +104,9 @@ def _read_entity(parser: _Parser, index: int) -> int:
         parser.append(NAMED_ENTITIES[name])
         return match.end()
 
-    # NOTE: the real Bot API keeps an "&" that starts no known entity as a literal character.
-    # The Bot API documentation requires "&amp;", and the emulator enforces it so that unescaped
-    # user text fails loudly in tests instead of rendering by luck.
+    # NOTE: the real Bot API keeps an "&" that starts no known entity as a literal character
+    # (TDLib's parser in td/telegram/MessageEntity.cpp). The Bot API documentation requires
+    # "&amp;", and the emulator enforces it, so that unescaped user text fails in tests.
     offset = parser.byte_offset(index)
     if match:
         raise parser.fail(f'Unsupported HTML entity "&{name};" at byte offset {offset}')
@@ -145,7 +144,8 @@ def _read_start_tag(parser: _Parser, index: int) -> int:
         raise parser.fail(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
     if name == "tg-emoji" and not attributes.get("emoji-id", "").isdigit():
         raise parser.fail(f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {offset}')
-    parser.stack.append(_OpenTag(name, parser.length16, offset, attributes))
+    opened = _OpenTag(name, parser.length16, offset, attributes, len(parser.chars))
+    parser.stack.append(opened)
     return cursor + 1
 
 
@@ -175,7 +175,8 @@ def _read_end_tag(parser: _Parser, index: int) -> int:
     if not parser.stack:
         raise parser.fail(f"Unexpected end tag at byte offset {offset}")
     opened = parser.stack[-1]
-    if name != opened.name:
+    # "</>" closes whichever tag is open.
+    if name and name != opened.name:
         raise parser.fail(
             f'Unmatched end tag at byte offset {offset}, expected "</{opened.name}>", '
             f'found "</{name}>"'
@@ -201,7 +202,9 @@ def _close_entity(parser: _Parser, opened: _OpenTag) -> None:
     entity: dict[str, Any] = {"type": TAG_TYPES[opened.name], "offset": opened.start}
     entity["length"] = length
     if opened.name == "a":
-        if not _add_link(entity, opened.attributes.get("href", "")):
+        # Telegram links an <a> without href to its own text.
+        text = "".join(parser.chars[opened.char_index :])
+        if not _add_link(entity, opened.attributes.get("href") or text):
             return
     elif opened.name == "tg-emoji":
         entity["custom_emoji_id"] = opened.attributes["emoji-id"]
@@ -213,7 +216,7 @@ def _close_entity(parser: _Parser, opened: _OpenTag) -> None:
 
 
 def _add_link(entity: dict[str, Any], href: str) -> bool:
-    """Fill a text_link or text_mention entity; False when Telegram would drop the link."""
+    """Fill a text_link or text_mention entity, or return False when Telegram drops the link."""
     href = href.strip()
     if not href:
         return False

@@ -36,9 +36,9 @@ class AcceptedSend:
 
 @dataclass
 class SendStats:
-    """What the emulator accepted and rejected, so tests can assert that no limit was exceeded."""
+    """Accepted sends and 429 responses, so that tests can assert that no limit was exceeded."""
 
-    # Every 429 answer, from the limiter or from an injected flood fault.
+    # Every 429 response, from the limiter or from an injected flood fault.
     http_429: int = 0
     accepted: list[AcceptedSend] = field(default_factory=list)
 
@@ -113,10 +113,13 @@ class FloodControl:
     def record(self, chat_id: int, chat_type: str, method: str) -> None:
         now = time.monotonic()
         self.stats.accepted.append(AcceptedSend(now, chat_id, chat_type, method))
-        if self.limits is None:
-            return
-        for scope, _capacity, _window in self._scopes(self.limits, chat_id, chat_type):
-            self._recent[scope].append(now)
+        # Recent sends are kept even without limits, so that set_limits() applies at once.
+        limits = self.limits or RateLimits()
+        for scope, _capacity, window in self._scopes(limits, chat_id, chat_type):
+            recent = self._recent[scope]
+            recent.append(now)
+            while now - recent[0] >= max(window, 60.0):
+                recent.popleft()
 
     def _wait_for_room(self, scope: object, capacity: float, window: float, now: float) -> float:
         recent = self._recent[scope]

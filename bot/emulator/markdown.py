@@ -1,9 +1,10 @@
 """Parse Telegram's MarkdownV2 and legacy Markdown parse modes into plain text and entities.
 
-MarkdownV2 follows the Bot API "Formatting options" page: the characters _*[]()~`>#+-=|{}.! are
-reserved outside code and must be escaped with a backslash; `*bold*`, `_italic_`, `__underline__`,
-`~strike~`, `||spoiler||`, `[text](url)`, `![emoji](tg://emoji?id=N)`, inline code, pre blocks
-and `>` blockquotes at the start of a line (expandable with `**>` ... `||`) are recognised.
+MarkdownV2 follows the Bot API "Formatting options" page. Outside code, the characters
+_*[]()~`>#+-=|{}.! are reserved and must be escaped with a backslash. The parser recognises
+`*bold*`, `_italic_`, `__underline__`, `~strike~`, `||spoiler||`, `[text](url)`,
+`![emoji](tg://emoji?id=N)`, inline code, pre blocks, and `>` blockquotes at the start of a line
+(expandable ones start with `**>` and end with `||`).
 """
 
 import re
@@ -116,7 +117,12 @@ def _step(out: _Output, stack: list[_Open], index: int) -> int:
 
 def _line_start(out: _Output, quote: _Open | None, index: int) -> tuple[_Open | None, int]:
     source = out.source
-    marker = "**>" if source.startswith("**>", index) else ">" if source[index] == ">" else ""
+    if source.startswith("**>", index):
+        marker = "**>"
+    elif source[index] == ">":
+        marker = ">"
+    else:
+        marker = ""
     if quote and (not marker or marker == "**>"):
         # A blockquote ends at the last line that starts with ">"; the newline stays outside it.
         end = out.length16 - 1 if out.chars and out.chars[-1] == "\n" else out.length16

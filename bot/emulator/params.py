@@ -1,7 +1,7 @@
 """Decode Bot API parameters from query strings, urlencoded, multipart and JSON bodies.
 
-aiogram posts every method as multipart form data and python-telegram-bot as urlencoded or
-multipart data; both send non-string values as JSON text inside the form fields. Telegram decodes
+aiogram posts every method as multipart form data, and python-telegram-bot posts urlencoded or
+multipart data. Both send non-string values as JSON text inside the form fields. Telegram decodes
 each field by its declared type, so the emulator does the same with the tables below.
 """
 

@@ -11,7 +11,7 @@ from bot.emulator.params import UploadedFile
 class Call:
     """One Bot API method call as the emulator handled it.
 
-    `status` is the HTTP status sent, or 0 when the connection was aborted before an answer.
+    `status` is the HTTP status sent, or 0 when the connection was aborted before a response.
     `source` is "http" for requests and "webhook" for a method returned in a webhook response;
     `fault` names the injected fault kind that fired, if any.
     """

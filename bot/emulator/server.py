@@ -105,6 +105,10 @@ class BotAPIEmulator(Simulation):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
+    def set_limits(self, limits: RateLimits | None) -> None:
+        """Replace the enforced rate limits, or stop enforcing them with None. Past sends count."""
+        self.flood.limits = limits
+
     def set_offline(self, offline: bool = True) -> None:
         """Abort the connection of every request while offline, as if Telegram were unreachable."""
         self.offline = offline
@@ -241,7 +245,10 @@ class BotAPIEmulator(Simulation):
 
         Only the bot's messages are returned unless `include_incoming` is set.
         """
-        chats = [self.state.chats[chat_id]] if chat_id is not None else self.state.chats.values()
+        if chat_id is None:
+            chats = list(self.state.chats.values())
+        else:
+            chats = [self.state.chats[chat_id]] if chat_id in self.state.chats else []
         found = []
         for chat in chats:
             for message in chat.messages.values():
@@ -283,7 +290,7 @@ class BotAPIEmulator(Simulation):
         except TimeoutError:
             texts = [m.get("text", m.get("caption")) for m in self.messages(chat_id)]
             raise TimeoutError(
-                f"No matching message in chat {chat_id} within {timeout} s; found {texts}"
+                f"No matching message in chat {chat_id} within {timeout} s. Messages: {texts}"
             ) from None
 
 

@@ -1,4 +1,4 @@
-"""What the emulated Telegram knows: users, chats, messages, members, files and bot commands."""
+"""State of the emulated Telegram: users, chats, messages, members, files and bot commands."""
 
 import itertools
 import secrets
@@ -50,7 +50,7 @@ class Chat:
 
 @dataclass
 class ChatState:
-    """One chat's mutable state; `messages` holds every message as it is now, by message_id."""
+    """One chat's mutable state. `messages` contains every message as it is now, by message_id."""
 
     chat: Chat
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)

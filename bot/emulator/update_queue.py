@@ -70,8 +70,14 @@ class UpdateQueue:
 
     def take(self, limit: int) -> list[dict[str, Any]]:
         """Return up to `limit` pending updates, dropping those the client did not subscribe to."""
-        self.pending = deque(update for update in self.pending if self.is_allowed(update))
-        return [self.pending[index] for index in range(min(limit, len(self.pending)))]
+        taken: list[dict[str, Any]] = []
+        while self.pending and len(taken) < limit:
+            update = self.pending.popleft()
+            if self.is_allowed(update):
+                taken.append(update)
+        # Taken updates stay pending until a later offset confirms them.
+        self.pending.extendleft(reversed(taken))
+        return taken
 
     def remove(self, update: dict[str, Any]) -> None:
         try:

@@ -21,8 +21,11 @@ CLAIM_WINDOW = 200
 
 
 class WebhookDelivery:
-    """Deliver updates like Telegram: up to max_connections at once, one at a time per chat,
-    retrying a failed update with growing delays until the bot accepts it."""
+    """Webhook delivery: up to max_connections requests at once but one at a time per chat.
+
+    A failed update is retried with growing delays until the bot accepts it.
+    NOTE: Telegram gives up after an undocumented number of attempts; the emulator never does.
+    """
 
     def __init__(
         self, emu: "BotAPIEmulator", retry_delays: tuple[float, ...], timeout: float

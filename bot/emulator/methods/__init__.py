@@ -23,7 +23,7 @@ class MethodCall:
 
 @dataclass(frozen=True)
 class Described:
-    """A result that Telegram answers together with a "description", as setWebhook does."""
+    """A result that Telegram returns together with a "description", as setWebhook does."""
 
     result: Any
     description: str

@@ -51,6 +51,9 @@ def photo_sizes(state: EmulatorState, data: bytes, unique_id: str | None = None)
             width, height = image.size
     except (UnidentifiedImageError, OSError):
         raise bad_request("IMAGE_PROCESS_FAILED") from None
+    # Bot API: width + height at most 10000 and a side ratio of at most 20.
+    if width + height > 10000 or max(width, height) > 20 * min(width, height):
+        raise bad_request("PHOTO_INVALID_DIMENSIONS")
 
     scales = [min(1.0, side / max(width, height)) for side in (THUMBNAIL_SIDE, LARGEST_SIDE)]
     if scales[0] == 1.0:

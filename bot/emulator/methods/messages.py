@@ -13,6 +13,11 @@ from bot.emulator.text import check_caption, check_text
 if TYPE_CHECKING:
     from bot.emulator.server import BotAPIEmulator
 
+BLOCKED_REASONS = {
+    "group": "bot was kicked from the group chat",
+    "supergroup": "bot was kicked from the supergroup chat",
+    "channel": "bot is not a member of the channel chat",
+}
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
@@ -25,7 +30,7 @@ def target_chat(emu: "BotAPIEmulator", params: dict[str, Any]) -> ChatState:
     if chat.migrated_to is not None:
         raise migrated(chat.migrated_to)
     if chat.blocked:
-        raise forbidden("bot was blocked by the user")
+        raise forbidden(BLOCKED_REASONS.get(chat.chat.type, "bot was blocked by the user"))
     return chat
 
 

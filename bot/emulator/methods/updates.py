@@ -36,7 +36,7 @@ async def get_updates(emu: "BotAPIEmulator", call: MethodCall) -> list[dict[str,
         queue.set_allowed(params["allowed_updates"])
     queue.confirm(params.get("offset") or 0)
 
-    # Telegram answers an older waiting getUpdates with 409 when a newer one arrives.
+    # Telegram ends an older waiting getUpdates with 409 when a newer one arrives.
     ticket = object()
     queue.poller = ticket
     queue.wake()

@@ -101,7 +101,7 @@ async def test_wait_for_message_matches(bot, emu, alice):
 
 async def test_wait_for_message_timeout_lists_texts(bot, emu, alice):
     await bot.send_message(alice.id, "only this")
-    with pytest.raises(TimeoutError, match="only this"):
+    with pytest.raises(TimeoutError, match=r"Messages: \[.only this.\]"):
         await emu.wait_for_message(alice.id, lambda message: "never" in message["text"], 0.2)
 
 

@@ -155,3 +155,9 @@ async def test_migrated_group_rejects_sends(bot, emu):
 async def test_migrate_supergroup_raises(emu, organisers):
     with pytest.raises(ValueError, match="only a basic group can migrate"):
         emu.migrate_group(organisers.id)
+
+
+async def test_block_group_means_kicked(bot, emu, organisers):
+    emu.block_chat(organisers.id)
+    with pytest.raises(TelegramForbiddenError, match="bot was kicked from the supergroup chat"):
+        await bot.send_message(organisers.id, "hi")

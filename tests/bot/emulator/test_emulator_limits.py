@@ -1,4 +1,4 @@
-"""Rate limits: 429 answers with retry_after, flood waits, and the measured send rates."""
+"""Rate limits: 429 responses with retry_after, flood waits, and the measured send rates."""
 
 import asyncio
 
@@ -144,3 +144,10 @@ def test_sends_per_second():
     stats = stats_at((10.0, 1), (10.4, 1), (11.2, 2), (13.9, 1))
     assert stats.sends_per_second() == [2, 1, 0, 1]
     assert stats.sends_per_second(chat_id=2) == [1]
+
+
+async def test_set_limits_at_runtime(bot, emu, alice):
+    await bot.send_message(alice.id, "one")
+    emu.set_limits(RateLimits())
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(alice.id, "two")

@@ -1,4 +1,6 @@
-"""Every emulated method called by a real aiogram Bot; aiogram's own types validate each answer."""
+"""Every emulated method called by a real aiogram Bot, whose own types validate each response."""
+
+import io
 
 import aiohttp
 import pytest
@@ -17,6 +19,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     ReplyParameters,
 )
+from PIL import Image
 
 
 def keyboard(*data: str) -> InlineKeyboardMarkup:
@@ -350,3 +353,14 @@ async def test_urlencoded_and_json_bodies(emu, token, alice):
         async with session.post(url, json={"chat_id": alice.id, "text": "json"}) as second:
             assert (await second.json())["ok"]
     assert [message["text"] for message in emu.messages(alice.id)] == ["form", "json"]
+
+
+async def test_send_photo_invalid_dimensions(bot, alice):
+    buffer = io.BytesIO()
+    Image.new("RGB", (2100, 100)).save(buffer, format="PNG")
+    with pytest.raises(TelegramBadRequest, match="PHOTO_INVALID_DIMENSIONS"):
+        await bot.send_photo(alice.id, BufferedInputFile(buffer.getvalue(), "wide.png"))
+
+
+def test_messages_of_unknown_chat_empty(emu):
+    assert emu.messages(999) == []

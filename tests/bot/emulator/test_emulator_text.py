@@ -55,7 +55,7 @@ async def test_html_user_text_escaped_round_trip(bot, emu, alice):
     ("source", "reason"),
     [
         ("Tom & Co", 'Character "&" at byte offset 4 must be escaped as "&amp;"'),
-        ("<b>open", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b>open", "Can't find end tag corresponding to start tag b"),
         ("<b>x</i>", 'Unmatched end tag at byte offset 4, expected "</b>", found "</i>"'),
         ("x</b>", "Unexpected end tag at byte offset 1"),
         ("<div>x</div>", 'Unsupported start tag "div" at byte offset 0'),
@@ -97,6 +97,15 @@ def test_html_nested_and_expandable_quote():
     text, entities = parse_html("<blockquote expandable><b>a<i>b</i></b></blockquote>")
     assert text == "ab"
     assert [entity["type"] for entity in entities] == ["expandable_blockquote", "bold", "italic"]
+
+
+def test_html_empty_end_tag_closes():
+    assert parse_html("<b>x</>") == ("x", [{"type": "bold", "offset": 0, "length": 1}])
+
+
+def test_html_link_without_href_uses_text():
+    _, entities = parse_html("<a>https://popup.com/e42</a>")
+    assert entities[0]["url"] == "https://popup.com/e42"
 
 
 def test_html_uppercase_tags_and_spoiler():
