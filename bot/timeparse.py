@@ -50,15 +50,20 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
 def parse_local(text: str, zone: str, *, today: date) -> datetime:
     """Parse `YYYY-MM-DD HH:MM`, or `HH:MM` on `today`, in `zone` into UTC (past allowed)."""
     value = " ".join(text.split())
-    if match := DATE_TIME_RE.fullmatch(value):
-        naive = _local(value, match, zone)
-    elif CLOCK_RE.fullmatch(value):
-        naive = datetime.combine(today, _clock(value, value, zone))
-    else:
-        raise InputError(
-            f'Invalid time "{value}": use YYYY-MM-DD HH:MM, or HH:MM for today, '
-            f"in the event's time zone ({zone})."
-        )
+    invalid_local = InputError(
+        f'Invalid time "{value}": use YYYY-MM-DD HH:MM, or HH:MM for today, '
+        f"in the event's time zone ({zone})."
+    )
+    try:
+        if match := DATE_TIME_RE.fullmatch(value):
+            naive = _local(value, match, zone)
+        elif CLOCK_RE.fullmatch(value):
+            naive = datetime.combine(today, _clock(value, value, zone))
+        else:
+            raise invalid_local
+    except InputError:
+        # The shared checks name forms such as +15m, which a local time does not accept.
+        raise invalid_local from None
     return first_instant(naive, ZoneInfo(zone)).astimezone(UTC)
 
 

@@ -190,6 +190,16 @@ def test_span_missing_end_rejected():
     assert 'Invalid times "19:00": use START END' in str(caught.value)
 
 
+def test_local_invalid_names_local_forms():
+    with pytest.raises(InputError) as caught:
+        parse_local("25:70", BERLIN, today=NOW.date())
+
+    assert str(caught.value) == (
+        'Invalid time "25:70": use YYYY-MM-DD HH:MM, or HH:MM for today, '
+        "in the event's time zone (Europe/Berlin)."
+    )
+
+
 def test_local_today_clock():
     moment = parse_local("09:00", BERLIN, today=NOW.date())
 
