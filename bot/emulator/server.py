@@ -5,7 +5,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
 from typing import Any, Self
 
 from aiohttp import web
@@ -16,7 +15,7 @@ from bot.emulator.faults import FaultKind, FaultPlan, FaultRule
 from bot.emulator.limits import FloodControl, RateLimits, SendStats
 from bot.emulator.methods import HANDLERS, Described, MethodCall
 from bot.emulator.params import UploadedFile, read_request
-from bot.emulator.records import Call, Pulse
+from bot.emulator.records import Call, Inspection, Pulse
 from bot.emulator.state import EmulatorState, User
 from bot.emulator.update_queue import UpdateQueue
 from bot.emulator.webhook import WebhookDelivery
@@ -26,7 +25,7 @@ TOKEN_RE = re.compile(r"(\d+):[A-Za-z0-9_-]+$")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
-class BotAPIEmulator(Simulation):
+class BotAPIEmulator(Simulation, Inspection):
     """A Telegram Bot API server that records calls, enforces limits and injects faults.
 
     aiogram reaches it through `TelegramAPIServer.from_base(emu.base_url)` and
@@ -234,64 +233,6 @@ class BotAPIEmulator(Simulation):
         if stored is None:
             return _json(NOT_FOUND.status, NOT_FOUND.payload())
         return web.Response(body=stored.data, content_type="application/octet-stream")
-
-    def calls_to(self, method: str) -> list[Call]:
-        return [call for call in self.calls if call.method.lower() == method.lower()]
-
-    def messages(
-        self, chat_id: int | None = None, *, include_incoming: bool = False
-    ) -> list[dict[str, Any]]:
-        """Return the messages as they are now, after edits and deletions, oldest first.
-
-        Only the bot's messages are returned unless `include_incoming` is set.
-        """
-        if chat_id is None:
-            chats = list(self.state.chats.values())
-        else:
-            chats = [self.state.chats[chat_id]] if chat_id in self.state.chats else []
-        found = []
-        for chat in chats:
-            for message in chat.messages.values():
-                from_bot = message.get("from", {}).get("is_bot", False)
-                if from_bot or include_incoming:
-                    found.append(message)
-        return found
-
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Wait until `predicate()` returns a truthy value and return it.
-
-        The predicate is checked after every recorded call and at least every 50 ms, so it may
-        also depend on state outside the emulator.
-        """
-        deadline = time.monotonic() + timeout
-        while not (value := predicate()):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"Condition not met within {timeout} s")
-            await self.changed.wait(min(remaining, 0.05))
-        return value
-
-    async def wait_for_message(
-        self,
-        chat_id: int,
-        predicate: Callable[[dict[str, Any]], Any] | None = None,
-        timeout: float = 5.0,
-    ) -> dict[str, Any]:
-        """Wait for a message from the bot in `chat_id` that matches `predicate` and return it."""
-
-        def find() -> dict[str, Any] | None:
-            if chat_id not in self.state.chats:
-                return None
-            matches = (m for m in self.messages(chat_id) if predicate is None or predicate(m))
-            return next(matches, None)
-
-        try:
-            return await self.wait_for(find, timeout)
-        except TimeoutError:
-            texts = [m.get("text", m.get("caption")) for m in self.messages(chat_id)]
-            raise TimeoutError(
-                f"No matching message in chat {chat_id} within {timeout} s. Messages: {texts}"
-            ) from None
 
 
 def _abort(request: web.Request) -> None:

@@ -82,18 +82,25 @@ class WebhookDelivery:
 
     def _claim(self) -> dict[str, Any] | None:
         queue = self.emu.updates
+        unwanted = []
+        claimed = None
         for index in range(min(len(queue.pending), CLAIM_WINDOW)):
             update = queue.pending[index]
             chat_id = update_chat_id(update)
-            if id(update) in self._in_flight or chat_id in self._busy_chats:
-                continue
             if not queue.is_allowed(update):
-                continue
-            self._in_flight.add(id(update))
-            if chat_id is not None:
-                self._busy_chats.add(chat_id)
-            return update
-        return None
+                unwanted.append(update)
+            elif id(update) not in self._in_flight and chat_id not in self._busy_chats:
+                claimed = update
+                break
+
+        # Telegram drops updates of types the bot did not subscribe to.
+        for update in unwanted:
+            queue.remove(update)
+        if claimed is not None:
+            self._in_flight.add(id(claimed))
+            if update_chat_id(claimed) is not None:
+                self._busy_chats.add(update_chat_id(claimed))
+        return claimed
 
     async def _work(self, generation: int) -> None:
         failures = 0

@@ -156,9 +156,21 @@ async def test_webhook_keeps_chat_order(fast_emu, token):
         assert texts == ["0", "1", "2", "3", "4"]
 
 
-async def _set_webhook(emu: BotAPIEmulator, token: str, url: str) -> None:
+async def _set_webhook(emu: BotAPIEmulator, token: str, url: str, **fields: str) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.post(
-            f"{emu.base_url}/bot{token}/setWebhook", data={"url": url}
+            f"{emu.base_url}/bot{token}/setWebhook", data={"url": url, **fields}
         ) as response:
             assert json.loads(await response.text())["ok"]
+
+
+async def test_webhook_skips_unsubscribed_types(fast_emu, token):
+    alice = fast_emu.user(1001, "Alice")
+    async with Receiver() as receiver:
+        await _set_webhook(fast_emu, token, receiver.url, allowed_updates='["callback_query"]')
+        fast_emu.send_text(alice, "not wanted")
+        fast_emu.press_button(alice, {"message_id": 1, "date": 0, "chat": {"id": 1001}}, "x")
+        await fast_emu.wait_for(lambda: receiver.requests and not fast_emu.updates.pending)
+
+    assert len(receiver.requests) == 1
+    assert "callback_query" in receiver.requests[0][0]
