@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 
 from bot.errors import ConfigError
 from bot.settings import Settings, load_settings
@@ -78,6 +81,52 @@ def rehearse(
 
     options = RehearsalOptions(directory=directory, attendees=attendees, json_output=json_output)
     sys.exit(asyncio.run(run_rehearsal(options)))
+
+
+@app.command()
+def hardware() -> None:
+    """Run the venue daemon: follow the bot's feed, write beacons, print slips and receipts.
+
+    Configured by MICROPOP_HW_* variables: MICROPOP_HW_BOT_URL, MICROPOP_HW_VENUE_TOKEN,
+    MICROPOP_HW_BEACONS (e.g. AA:BB:CC:DD:EE:FF=eddystone), MICROPOP_HW_PRINTER
+    (e.g. tcp://192.0.2.10:9100 or preview:///tmp/prints) and MICROPOP_HW_STATE_FILE.
+    """
+    from hardware.config import DaemonConfig
+    from hardware.daemon import run_daemon
+    from hardware.errors import ConfigError as HardwareConfigError
+
+    try:
+        config = DaemonConfig()
+    except (HardwareConfigError, ValidationError) as exc:
+        typer.echo(f"micropop hardware: {_describe(exc)}", err=True)
+        raise typer.Exit(code=2) from None
+    from bot.logs import configure_logging
+
+    level = os.environ.get("MICROPOP_LOG_LEVEL", "INFO").upper()
+    configure_logging(level, [config.venue_token.get_secret_value()])
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_daemon(config, stop=stop)
+
+    try:
+        asyncio.run(run())
+    except HardwareConfigError as exc:
+        typer.echo(f"micropop hardware: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _describe(exc: Exception) -> str:
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    return "; ".join(
+        f"MICROPOP_HW_{str(error['loc'][0]).upper()} is invalid ({error.get('input')!r}): "
+        f"{str(error['msg']).removeprefix('Value error, ')}"
+        for error in exc.errors()
+    )
 
 
 def main() -> None:

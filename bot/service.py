@@ -10,6 +10,7 @@ from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiohttp import web
 from sqlalchemy import text
@@ -27,6 +28,7 @@ from bot.services import announcements, updates
 from bot.settings import Settings
 from bot.telegram.context import BotContext
 from bot.telegram.factory import create_bot, create_dispatcher
+from bot.telegram.hold_notices import run_hold_expiry
 from bot.telegram.middlewares import InFlight
 from bot.web.app import create_web_app
 
@@ -77,6 +79,7 @@ class BotService:
         ]
         self.periodic: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
             "purge-updates": (3600.0, lambda: updates.purge_old(self.db)),
+            "expire-holds": (30.0, lambda: run_hold_expiry(self.bot, self.ctx)),
         }
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
@@ -148,6 +151,13 @@ class BotService:
             self.settings.organiser_chat_id, text, parse_mode=None
         )
         return message.message_id
+
+    async def alert_organisers(self, text: str) -> None:
+        """Post a venue alert (printer offline, beacon failing) to the organiser group."""
+        try:
+            await self.notify_organisers(text)
+        except TelegramAPIError:
+            logger.exception("Venue alert not delivered: text=%r", text[:80])
 
     async def _send_progress(self, text: str) -> int | None:
         return await self.notify_organisers(text)

@@ -14,6 +14,7 @@ from typing import Protocol
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import links
 from bot.db.engine import Database
 from bot.db.models import (
     Announcement,
@@ -21,11 +22,15 @@ from bot.db.models import (
     Attendee,
     Delivery,
     DeliveryStatus,
+    DropReminder,
     Event,
+    PrintJob,
 )
 from bot.db.types import utcnow
 from bot.errors import InputError, NotFoundError
+from bot.services import venue_feed
 from bot.services.events import require_active_event
+from bot.services.shortlinks import short_link_for
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +291,7 @@ async def fan_out(db: Database, announcement_id: int, *, grace: timedelta) -> Fa
         row.status = AnnouncementStatus.SENDING
         row.fanned_out_at = now
         count = await _insert_deliveries(session, row, now)
+        await _publish_to_venue(session, row)
         if count == 0:
             row.status = AnnouncementStatus.DONE
             row.finished_at = now
@@ -399,8 +405,48 @@ async def _insert_deliveries(session: AsyncSession, row: Announcement, now: date
         "parts_sent",
         "created_at",
     ]
+    if row.kind == "reminder" and row.drop_id is not None:
+        # Attendees who switched this drop's reminders off on its card.
+        muted = select(DropReminder.attendee_id).where(
+            DropReminder.drop_id == row.drop_id, DropReminder.enabled.is_(False)
+        )
+        recipients = recipients.where(Attendee.id.not_in(muted))
     result = await session.execute(Delivery.__table__.insert().from_select(columns, recipients))
     return result.rowcount or 0
+
+
+async def _publish_to_venue(session: AsyncSession, row: Announcement) -> None:
+    """Mirror the announcement to the venue: a beacon text and a printed slip with a QR."""
+    event = await session.get(Event, row.event_id)
+    assert event is not None
+    job = PrintJob(
+        event_id=event.id,
+        kind="slip",
+        announcement_id=row.id,
+        payload={"text": row.text, "event_title": event.title},
+    )
+    session.add(job)
+    await session.flush()
+    # Event links are not signed, so no secret is needed to encode one.
+    start = links.encode(
+        links.Link(links.LinkKind.EVENT, event.id, links.ArrivalSource.BEACON), ""
+    )
+    row.short_link_code = await short_link_for(session, start)
+    await venue_feed.publish(
+        session,
+        "announcement",
+        {
+            "announcement_id": row.id,
+            "print_job_id": job.id,
+            "event_title": event.title,
+            "time_zone": event.time_zone,
+            "text": row.text,
+            "kind": row.kind,
+            # Beacons carry the short link of this payload; the slip's QR opens it too.
+            "start": start,
+            "short_code": row.short_link_code,
+        },
+    )
 
 
 async def _expire_unfinished(session: AsyncSession, announcement_id: int, reason: str) -> None:

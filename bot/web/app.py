@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from bot.web.feed import setup_feed_routes
+from bot.web.shortlinks import setup_shortlink_routes
 from bot.web.webhook import SecretTokenRequestHandler
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ def create_web_app(service: BotService) -> web.Application:
             handle_in_background=False,
         )
         handler.register(app, path=settings.webhook_path)
+    setup_feed_routes(app, service.db, settings, on_alert=service.alert_organisers)
+    setup_shortlink_routes(app, service.db, settings)
     for setup in service.web_extensions:
         setup(app, service)
     return app

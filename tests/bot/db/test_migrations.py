@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from bot.db import migrate
 from bot.db.models import Base
 from bot.db.types import UTCDateTime
+
+HEAD = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
 
 
 async def _foreign_keys(db, table):
@@ -51,7 +54,7 @@ async def test_foreign_key_and_unique_migrate_up_down_up(db):
     assert "uq_short_links_payload" not in {uq["name"] for uq in uniques_down}
     assert "fk_announcements_short_link_code_short_links" in {fk["name"] for fk in fks_up}
     assert "uq_short_links_payload" in {uq["name"] for uq in uniques_up}
-    assert await migrate.current_revision(db) == "0002"
+    assert await migrate.current_revision(db) == HEAD
 
 
 async def test_full_downgrade_and_upgrade(db):
@@ -59,4 +62,4 @@ async def test_full_downgrade_and_upgrade(db):
     assert await migrate.current_revision(db) is None
 
     await migrate.upgrade(db)
-    assert await migrate.current_revision(db) == "0002"
+    assert await migrate.current_revision(db) == HEAD
