@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 CHAT_ID_KEY = "organiser_chat_id"
 # The configured id that the stored one was seeded from: a new configured id starts over.
 CONFIGURED_KEY = "organiser_chat_configured"
+# Ids the group had before migrations, newest first.
+PREVIOUS_KEY = "organiser_chat_previous"
+MAX_PREVIOUS = 5
 MAX_DETAIL = 1000
 
 
@@ -40,15 +43,26 @@ async def chat_id(db: Database, configured: int) -> int:
     The stored id follows the group when Telegram turns it into a supergroup. Configuring a
     different group replaces the stored id. 0 means no organiser group is set up.
     """
+    return (await chat_ids(db, configured))[0]
+
+
+async def chat_ids(db: Database, configured: int) -> list[int]:
+    """List the organiser group's current id, then the ids it had before migrations.
+
+    A message sent in the old group just before a migration can arrive after it, and it still
+    comes from the organisers.
+    """
     async with db.transaction() as session:
         stored = await session.get(StateValue, CHAT_ID_KEY)
         seed = await session.get(StateValue, CONFIGURED_KEY)
         if stored is not None and seed is not None and seed.value == str(configured):
-            return int(stored.value)
+            previous = await session.get(StateValue, PREVIOUS_KEY)
+            return [int(stored.value), *_ids(previous.value if previous else "")]
         await _put(session, db.dialect, CHAT_ID_KEY, str(configured))
         await _put(session, db.dialect, CONFIGURED_KEY, str(configured))
+        await _put(session, db.dialect, PREVIOUS_KEY, "")
     logger.info("Organiser chat seeded from settings: chat_id=%s", configured)
-    return configured
+    return [configured]
 
 
 async def move_chat(db: Database, old_id: int, new_id: int) -> bool:
@@ -63,6 +77,10 @@ async def move_chat(db: Database, old_id: int, new_id: int) -> bool:
             .values(value=str(new_id))
         )
         moved = bool(result.rowcount)
+        if moved:
+            previous = await session.get(StateValue, PREVIOUS_KEY)
+            ids = [old_id, *_ids(previous.value if previous else "")][:MAX_PREVIOUS]
+            await _put(session, db.dialect, PREVIOUS_KEY, ",".join(map(str, ids)))
     if moved:
         logger.warning("Organiser chat migrated: old_chat_id=%s new_chat_id=%s", old_id, new_id)
     return moved
@@ -126,3 +144,7 @@ async def _put(session: AsyncSession, dialect: str, key: str, value: str) -> Non
     await session.execute(
         statement.on_conflict_do_update(index_elements=["key"], set_={"value": value})
     )
+
+
+def _ids(value: str) -> list[int]:
+    return [int(part) for part in value.split(",") if part]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +61,13 @@ class Actor:
         return f"{self.name} (id {self.user_id})"
 
 
-def sender_origin(message: Message, organiser_chat_id: int) -> Origin:
-    """Classify the sender of a message by chat and sender, without any network call."""
+def sender_origin(message: Message, organiser_chat_ids: Collection[int]) -> Origin:
+    """Classify the sender of a message by chat and sender, without any network call.
+
+    `organiser_chat_ids` are the organiser group's current id and its ids before migrations.
+    """
     if message.is_automatic_forward or message.sender_chat is not None:
-        if _is_anonymous_admin(message, organiser_chat_id):
+        if _is_anonymous_admin(message, organiser_chat_ids):
             return Origin.ORGANISER
         return Origin.IGNORED
     user = message.from_user
@@ -71,7 +75,7 @@ def sender_origin(message: Message, organiser_chat_id: int) -> Origin:
         return Origin.IGNORED
     if user.is_bot:
         return Origin.IGNORED
-    if message.chat.type in GROUP_TYPES and message.chat.id == organiser_chat_id:
+    if message.chat.type in GROUP_TYPES and message.chat.id in organiser_chat_ids:
         return Origin.ORGANISER
     return Origin.OUTSIDER
 
@@ -91,8 +95,8 @@ class OrganiserGroup(Filter):
         # Private chats never need the database lookup below.
         if message.chat.type not in GROUP_TYPES:
             return False
-        organiser_chat_id = await organisers.chat_id(ctx.db, ctx.settings.organiser_chat_id)
-        if sender_origin(message, organiser_chat_id) is not Origin.ORGANISER:
+        organiser_chat_ids = await organisers.chat_ids(ctx.db, ctx.settings.organiser_chat_id)
+        if sender_origin(message, organiser_chat_ids) is not Origin.ORGANISER:
             return False
         return {"actor": actor_of(message)}
 
@@ -119,11 +123,12 @@ async def is_organiser(bot: Bot, ctx: BotContext, user: User) -> bool:
     )
 
 
-def _is_anonymous_admin(message: Message, organiser_chat_id: int) -> bool:
+def _is_anonymous_admin(message: Message, organiser_chat_ids: Collection[int]) -> bool:
     return (
         not message.is_automatic_forward
         and message.from_user is not None
         and message.from_user.id == GROUP_ANONYMOUS_BOT_ID
         and message.sender_chat is not None
-        and message.sender_chat.id == message.chat.id == organiser_chat_id
+        and message.sender_chat.id == message.chat.id
+        and message.chat.id in organiser_chat_ids
     )

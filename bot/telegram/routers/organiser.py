@@ -69,10 +69,12 @@ async def on_migrated_to(message: Message, ctx: BotContext, bot: Bot) -> None:
         await reply(bot, ctx, texts.migrated())
 
 
-async def on_migrated_from(message: Message, ctx: BotContext) -> None:
-    # The supergroup's first message; the move is idempotent, so either message may come first.
+async def on_migrated_from(message: Message, ctx: BotContext, bot: Bot) -> None:
+    # The supergroup's first message. Updates run concurrently, so either message may move
+    # the id first, and only the one that moved it posts the notice.
     assert message.migrate_from_chat_id is not None
-    await organisers.move_chat(ctx.db, message.migrate_from_chat_id, message.chat.id)
+    if await organisers.move_chat(ctx.db, message.migrate_from_chat_id, message.chat.id):
+        await reply(bot, ctx, texts.migrated())
 
 
 async def on_help(message: Message, ctx: BotContext, bot: Bot) -> None:
@@ -101,8 +103,8 @@ async def on_audit(message: Message, ctx: BotContext, bot: Bot) -> None:
 async def on_command_outside(message: Message, command: CommandObject, ctx: BotContext) -> None:
     """Reject a console command outside the organiser group; ignore posts on behalf of chats."""
     name = command.command.lower()
-    organiser_chat_id = await organisers.chat_id(ctx.db, ctx.settings.organiser_chat_id)
-    origin = sender_origin(message, organiser_chat_id)
+    organiser_chat_ids = await organisers.chat_ids(ctx.db, ctx.settings.organiser_chat_id)
+    origin = sender_origin(message, organiser_chat_ids)
     if origin is Origin.IGNORED:
         logger.info(
             "Command from a chat ignored: command=%s chat_id=%s sender_chat_id=%s",

@@ -109,8 +109,8 @@ async def on_broadcast_press(
     action = f"broadcast-{callback_data.action}"
     detail = f"announcement {callback_data.announcement_id}"
 
-    organiser_chat_id = await organisers.chat_id(ctx.db, ctx.settings.organiser_chat_id)
-    in_group = message is not None and message.chat.id == organiser_chat_id
+    organiser_chat_ids = await organisers.chat_ids(ctx.db, ctx.settings.organiser_chat_id)
+    in_group = message is not None and message.chat.id in organiser_chat_ids
     if not in_group or not await is_organiser(bot, ctx, user):
         await _audit(ctx, actor, action, detail, "refused")
         await query.answer(texts.press_rejected(), show_alert=True)

@@ -42,6 +42,20 @@ async def test_replayed_migration_changes_nothing(db):
     assert await organisers.chat_id(db, GROUP) == SUPERGROUP
 
 
+async def test_chat_ids_keep_previous_ids(db):
+    await organisers.chat_id(db, GROUP)
+    await organisers.move_chat(db, GROUP, SUPERGROUP)
+
+    assert await organisers.chat_ids(db, GROUP) == [SUPERGROUP, GROUP]
+
+
+async def test_new_configured_group_forgets_previous_ids(db):
+    await organisers.chat_id(db, GROUP)
+    await organisers.move_chat(db, GROUP, SUPERGROUP)
+
+    assert await organisers.chat_ids(db, -1003) == [-1003]
+
+
 async def test_new_configured_group_replaces_migrated_id(db):
     await organisers.chat_id(db, GROUP)
     await organisers.move_chat(db, GROUP, SUPERGROUP)
