@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import event
@@ -16,13 +17,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
 logger = logging.getLogger(__name__)
 
 # How long a SQLite writer waits for the lock before giving up. Long on purpose: a handler
 # should wait a moment rather than see "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READONLY_OPTION = "micropop_readonly"
 
 
 @dataclass
@@ -31,6 +32,10 @@ class Database:
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
+    # steps of up to 100 ms before trying again. Queueing this process's writers on a lock
+    # first hands the database over in order and without those sleeps.
+    _write_lock: asyncio.Lock | None = field(default=None, init=False, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -41,10 +46,26 @@ class Database:
         return self.dialect == "sqlite"
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """Open a session inside one transaction, committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
+        """Open a session inside one transaction, committed on success, rolled back on error.
+
+        A `readonly` transaction on SQLite begins deferred, so it never waits for writers.
+        """
+        if not readonly and self.is_sqlite:
+            if self._write_lock is None:
+                self._write_lock = asyncio.Lock()
+            async with self._write_lock, self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self.sessions() as session:
+            if not readonly:
+                async with session.begin():
+                    yield session
+                return
+            # Procuring the connection begins the transaction with the option already set.
+            await session.connection(execution_options={READONLY_OPTION: True})
             yield session
+            await session.rollback()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -70,9 +91,10 @@ def _create_sqlite_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-        # Each connection is a thread in aiosqlite; a fresh one per session keeps WAL readers
-        # from pinning old snapshots and costs well under a millisecond.
-        poolclass=NullPool,
+        # Each aiosqlite connection is a thread; keeping a few open saves a thread start and
+        # the PRAGMAs below on every transaction.
+        pool_size=5,
+        max_overflow=15,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -88,6 +110,9 @@ def _create_sqlite_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        if connection.get_execution_options().get(READONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+            return
         # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads and
         # then writes fails at once with SQLITE_BUSY when another writer got there first, and
         # the busy timeout does not retry that case.

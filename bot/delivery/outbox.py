@@ -43,6 +43,8 @@ async def claim_next(db: Database, *, lease: timedelta) -> ClaimedDelivery | Non
     serialises writers anyway.
     """
     now = utcnow()
+    if not await _any_due(db, now):
+        return None
     async with db.transaction() as session:
         candidate = (
             select(Delivery.id)
@@ -77,6 +79,17 @@ async def claim_next(db: Database, *, lease: timedelta) -> ClaimedDelivery | Non
             announcement_status=announcement.status.value,
             language=language or "en",
         )
+
+
+async def _any_due(db: Database, now: datetime) -> bool:
+    """Look for due work without taking SQLite's write lock, which idle polls would hog."""
+    async with db.transaction(readonly=True) as session:
+        found = await session.scalar(
+            select(Delivery.id)
+            .where(Delivery.status.in_(CLAIMABLE), Delivery.next_attempt_at <= now)
+            .limit(1)
+        )
+        return found is not None
 
 
 async def record_sent(db: Database, delivery_id: int, message_id: int, parts: int) -> None:
@@ -149,7 +162,7 @@ async def requeue_own_leases(db: Database) -> int:
 
 
 async def queue_depth(db: Database) -> int:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         return (
             await session.scalar(
                 select(func.count()).select_from(Delivery).where(Delivery.status.in_(CLAIMABLE))
@@ -159,7 +172,7 @@ async def queue_depth(db: Database) -> int:
 
 
 async def sending_announcements(db: Database) -> list[int]:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         rows = await session.scalars(
             select(Announcement.id).where(Announcement.status == AnnouncementStatus.SENDING)
         )

@@ -105,16 +105,23 @@ class DeliveryWorkers:
                 await asyncio.sleep(IDLE_POLL_S)
                 continue
             if claimed is None:
-                await self._idle()
+                await self._idle(number)
                 continue
+            # There may be more: let idle workers join in.
+            self._wake.set()
             await self._deliver(claimed)
 
-    async def _idle(self) -> None:
+    async def _idle(self, number: int) -> None:
+        """Wait for new work; only the first worker polls, the rest wait to be woken."""
         self._wake.clear()
+        if number != 0:
+            await self._wake.wait()
+            return
         try:
-            await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+            async with asyncio.timeout(IDLE_POLL_S):
+                await self._wake.wait()
         except TimeoutError:
-            pass
+            pass  # poll again: work may come from another process or a retry falling due
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         if claimed.announcement_status == "cancelled":

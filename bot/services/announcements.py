@@ -218,7 +218,7 @@ async def cancel_for_drop(db: Database, scheduler: JobScheduler, drop_id: int) -
 
 async def queue(db: Database) -> list[AnnouncementView]:
     """List announcements that are waiting, scheduled or being sent, with delivery counts."""
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         rows = (
             (
                 await session.execute(
@@ -234,14 +234,14 @@ async def queue(db: Database) -> list[AnnouncementView]:
 
 
 async def get(db: Database, announcement_id: int) -> AnnouncementView:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         row = await _get(session, announcement_id)
         return to_view(row, counts=await _counts(session, row.id))
 
 
 async def scheduled(db: Database) -> list[tuple[int, datetime]]:
     """Return (id, time) of every announcement waiting for its time."""
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         rows = await session.execute(
             select(Announcement.id, Announcement.scheduled_for).where(
                 Announcement.status == AnnouncementStatus.SCHEDULED
@@ -251,12 +251,12 @@ async def scheduled(db: Database) -> list[tuple[int, datetime]]:
 
 
 async def count_recipients(db: Database, event_id: int) -> int:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         return await _count_recipients(session, event_id)
 
 
 async def delivery_counts(db: Database, event_id: int | None = None) -> dict[str, int]:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         statement = select(Delivery.status, func.count()).group_by(Delivery.status)
         if event_id is not None:
             statement = statement.join(Announcement).where(Announcement.event_id == event_id)
@@ -310,49 +310,56 @@ async def catch_up(db: Database, attendee_id: int) -> int:
     Covers both an attendee who subscribed after the announcement went out and one whose
     delivery found them unreachable at the time.
     """
-    now = utcnow()
     async with db.transaction() as session:
         attendee = await session.get(Attendee, attendee_id)
-        if attendee is None or attendee.chat_id is None or not attendee.subscribed:
+        if attendee is None:
             return 0
-        rows = (
-            await session.execute(
-                select(Announcement, Delivery)
-                .outerjoin(
-                    Delivery,
-                    (Delivery.announcement_id == Announcement.id)
-                    & (Delivery.chat_id == attendee.chat_id),
-                )
-                .where(
-                    Announcement.event_id == attendee.event_id,
-                    Announcement.status.in_(CATCH_UP_STATUSES),
-                    Announcement.relevant_until.is_(None) | (Announcement.relevant_until > now),
-                    Delivery.id.is_(None) | (Delivery.status == DeliveryStatus.UNREACHABLE),
-                )
-                .order_by(Announcement.scheduled_for, Announcement.id)
+        return await catch_up_in(session, attendee)
+
+
+async def catch_up_in(session: AsyncSession, attendee: Attendee) -> int:
+    """Queue missed, still-relevant announcements for `attendee` in the caller's transaction."""
+    now = utcnow()
+    if attendee.chat_id is None or not attendee.subscribed:
+        return 0
+    rows = (
+        await session.execute(
+            select(Announcement, Delivery)
+            .outerjoin(
+                Delivery,
+                (Delivery.announcement_id == Announcement.id)
+                & (Delivery.chat_id == attendee.chat_id),
             )
-        ).all()
-        for announcement, delivery in rows:
-            if delivery is None:
-                session.add(
-                    Delivery(
-                        announcement_id=announcement.id,
-                        attendee_id=attendee.id,
-                        chat_id=attendee.chat_id,
-                        status=DeliveryStatus.PENDING,
-                        next_attempt_at=now,
-                        parts_sent=0,
-                    )
+            .where(
+                Announcement.event_id == attendee.event_id,
+                Announcement.status.in_(CATCH_UP_STATUSES),
+                Announcement.relevant_until.is_(None) | (Announcement.relevant_until > now),
+                Delivery.id.is_(None) | (Delivery.status == DeliveryStatus.UNREACHABLE),
+            )
+            .order_by(Announcement.scheduled_for, Announcement.id)
+        )
+    ).all()
+    for announcement, delivery in rows:
+        if delivery is None:
+            session.add(
+                Delivery(
+                    announcement_id=announcement.id,
+                    attendee_id=attendee.id,
+                    chat_id=attendee.chat_id,
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=now,
+                    parts_sent=0,
                 )
-            else:
-                delivery.status = DeliveryStatus.PENDING
-                delivery.next_attempt_at = now
-                delivery.error = None
-            if announcement.status == AnnouncementStatus.DONE:
-                announcement.status = AnnouncementStatus.SENDING
-                announcement.finished_at = None
+            )
+        else:
+            delivery.status = DeliveryStatus.PENDING
+            delivery.next_attempt_at = now
+            delivery.error = None
+        if announcement.status == AnnouncementStatus.DONE:
+            announcement.status = AnnouncementStatus.SENDING
+            announcement.finished_at = None
     if rows:
-        logger.info("Announcements caught up: attendee_id=%s count=%s", attendee_id, len(rows))
+        logger.info("Announcements caught up: attendee_id=%s count=%s", attendee.id, len(rows))
     return len(rows)
 
 
@@ -371,7 +378,7 @@ async def finish_if_complete(db: Database, announcement_id: int) -> dict[str, in
 
 
 async def counts_for(db: Database, announcement_id: int) -> dict[str, int]:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         return await _counts(session, announcement_id)
 
 

@@ -53,10 +53,19 @@ def to_view(row: Attendee, *, is_new: bool = False) -> AttendeeView:
 
 
 async def register(db: Database, event_id: int, arrival: Arrival) -> AttendeeView:
-    """Store or refresh the attendee and (re)subscribe them.
+    """Store or refresh the attendee and (re)subscribe them."""
+    async with db.transaction() as session:
+        row, is_new = await register_in(session, event_id, arrival)
+        return to_view(row, is_new=is_new)
 
-    One upsert statement, so concurrent /start presses by the same or different users never
-    collide on the unique (event, user) key. The first arrival source is kept.
+
+async def register_in(
+    session: AsyncSession, event_id: int, arrival: Arrival
+) -> tuple[Attendee, bool]:
+    """Upsert the attendee in the caller's transaction; return the row and whether it is new.
+
+    One statement, so concurrent /start presses by the same or different users never collide
+    on the unique (event, user) key. The first arrival source is kept.
     """
     now = utcnow()
     values = {
@@ -73,27 +82,27 @@ async def register(db: Database, event_id: int, arrival: Arrival) -> AttendeeVie
         "joined_at": now,
         "last_seen_at": now,
     }
-    async with db.transaction() as session:
-        insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
-        statement = insert(Attendee).values(**values)
-        refreshed = {
-            key: statement.excluded[key]
-            for key in ("chat_id", "display_name", "username", "language", "last_seen_at")
-        }
-        refreshed.update(subscribed=True, unreachable=False, unreachable_at=None)
-        statement = statement.on_conflict_do_update(
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Attendee).values(**values)
+    refreshed = {
+        key: statement.excluded[key]
+        for key in ("chat_id", "display_name", "username", "language", "last_seen_at")
+    }
+    refreshed.update(subscribed=True, unreachable=False, unreachable_at=None)
+    statement = (
+        statement.on_conflict_do_update(
             index_elements=["event_id", "telegram_user_id"], set_=refreshed
-        ).returning(Attendee.id, Attendee.joined_at)
-        row = (await session.execute(statement)).one()
-        attendee = await session.get(Attendee, row.id)
-        assert attendee is not None
-        # joined_at is not refreshed on conflict, so it equals `now` only for a new row.
-        is_new = row.joined_at == now
-        return to_view(attendee, is_new=is_new)
+        )
+        .returning(Attendee)
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.execute(statement)).scalar_one()
+    # joined_at is not refreshed on conflict, so it equals `now` only for a new row.
+    return row, row.joined_at == now
 
 
 async def find(db: Database, event_id: int, telegram_user_id: int) -> AttendeeView | None:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         row = await find_row(session, event_id, telegram_user_id)
         return to_view(row) if row else None
 

@@ -59,13 +59,13 @@ async def active_event_row(session: AsyncSession) -> Event | None:
 
 async def active_event(db: Database) -> EventView | None:
     """Return the event attendees currently land on, the newest active one."""
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         event = await active_event_row(session)
         return to_view(event) if event else None
 
 
 async def get_event(db: Database, event_id: int) -> EventView | None:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         event = await session.get(Event, event_id)
         return to_view(event) if event else None
 
@@ -146,7 +146,7 @@ async def add_point(
 
 
 async def list_points(db: Database, event_id: int) -> list[PointView]:
-    async with db.transaction() as session:
+    async with db.transaction(readonly=True) as session:
         return [_point_view(point) for point in await _points(session, event_id)]
 
 

@@ -22,6 +22,8 @@ class Landing:
     attendee: AttendeeView | None
     link: links.Link | None
     link_rejected: bool
+    # Announcements queued for this attendee because they went out before they arrived.
+    caught_up: int = 0
 
 
 def parse_payload(payload: str | None, secret: str) -> tuple[links.Link | None, bool]:
@@ -46,9 +48,11 @@ async def arrive(
         event = await events.active_event(db)
     if event is None:
         return Landing(event=None, attendee=None, link=link, link_rejected=link_rejected)
-    attendee = await attendees.register(db, event.id, arrival)
-    # Announcements that went out before they arrived (or while the bot was blocked).
-    await announcements.catch_up(db, attendee.id)
+    async with db.transaction() as session:
+        row, is_new = await attendees.register_in(session, event.id, arrival)
+        # Announcements that went out before they arrived (or while the bot was blocked).
+        caught_up = await announcements.catch_up_in(session, row)
+        attendee = attendees.to_view(row, is_new=is_new)
     logger.info(
         "Attendee arrived: attendee_id=%s event_id=%s source=%s new=%s",
         attendee.id,
@@ -56,7 +60,13 @@ async def arrive(
         arrival.source,
         attendee.is_new,
     )
-    return Landing(event=event, attendee=attendee, link=link, link_rejected=link_rejected)
+    return Landing(
+        event=event,
+        attendee=attendee,
+        link=link,
+        link_rejected=link_rejected,
+        caught_up=caught_up,
+    )
 
 
 def arrival_source(link: links.Link | None) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,8 +21,18 @@ STALE_AFTER = timedelta(seconds=60)
 KEEP_FOR = timedelta(days=2)
 
 
-async def begin(db: Database, update_id: int) -> bool:
-    """Record that an update is being handled; return False if it was handled already."""
+class Busy(Exception):
+    """The update is being handled elsewhere; the sender should deliver it again later."""
+
+
+async def begin(db: Database, update_id: int, *, reclaim_before: datetime | None = None) -> bool:
+    """Record that an update is being handled; return False if it was handled already.
+
+    An unfinished record from a handler that died is taken over once it is older than
+    STALE_AFTER, or at once when it predates `reclaim_before` (the start of this process, in
+    long-polling mode where no other process can be handling it). A record still fresh
+    raises Busy, so a webhook request gets an error and Telegram delivers it again later.
+    """
     now = utcnow()
     insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
     async with db.transaction() as session:
@@ -34,18 +44,26 @@ async def begin(db: Database, update_id: int) -> bool:
         if (await session.execute(statement)).rowcount:
             return True
         # Take over an update whose handler died mid-way, but never one still running.
+        cutoff = now - STALE_AFTER
+        if reclaim_before is not None:
+            cutoff = max(cutoff, reclaim_before)
         retaken = await session.execute(
             update(ProcessedUpdate)
             .where(
                 ProcessedUpdate.update_id == update_id,
                 ProcessedUpdate.handled_at.is_(None),
-                ProcessedUpdate.received_at < now - STALE_AFTER,
+                ProcessedUpdate.received_at < cutoff,
             )
             .values(received_at=now)
         )
         if retaken.rowcount:
             logger.warning("Update handled again after a crash: update_id=%s", update_id)
             return True
+        handled = await session.scalar(
+            select(ProcessedUpdate.handled_at).where(ProcessedUpdate.update_id == update_id)
+        )
+    if handled is None:
+        raise Busy(f"update {update_id} is being handled by another worker")
     logger.info("Update skipped as a replay: update_id=%s", update_id)
     return False
 

@@ -44,7 +44,8 @@ def create_dispatcher(
 ) -> Dispatcher:
     """Create a dispatcher with once-only updates, i18n and every router."""
     dispatcher = Dispatcher(storage=storage or MemoryStorage(), ctx=ctx)
-    dispatcher.update.outer_middleware(UpdateOnceMiddleware(ctx.db, in_flight))
+    polling = not ctx.settings.webhook_url
+    dispatcher.update.outer_middleware(UpdateOnceMiddleware(ctx.db, in_flight, polling=polling))
     SimpleI18nMiddleware(create_i18n()).setup(dispatcher)
     for router in all_routers():
         dispatcher.include_router(router)

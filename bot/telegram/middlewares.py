@@ -11,6 +11,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
 from bot.db.engine import Database
+from bot.db.types import utcnow
 from bot.services import updates
 
 logger = logging.getLogger(__name__)
@@ -46,15 +47,20 @@ class InFlight:
 class UpdateOnceMiddleware(BaseMiddleware):
     """Skip an update id that was handled before (webhook retries, restarts, replays)."""
 
-    def __init__(self, db: Database, in_flight: InFlight) -> None:
+    def __init__(self, db: Database, in_flight: InFlight, *, polling: bool) -> None:
         self.db = db
         self.in_flight = in_flight
+        # Only one process may long-poll a bot, so in polling mode an unfinished record
+        # older than this process belongs to a run that died.
+        self.reclaim_before = utcnow() if polling else None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         self.in_flight.enter()
         try:
-            if not await updates.begin(self.db, event.update_id):
+            if not await updates.begin(
+                self.db, event.update_id, reclaim_before=self.reclaim_before
+            ):
                 return None
             try:
                 result = await handler(event, data)

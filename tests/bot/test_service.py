@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from aiogram.types import Update
 
 from bot import links
 from bot.links import Link, LinkKind
@@ -61,11 +61,22 @@ async def test_forged_receipt_payload_gets_landing(stage):
 
 async def test_replayed_update_handled_once(stage):
     await create_event(stage)
-    ada = stage.emulator.user(101, "Ada")
-    stage.emulator.send_start(ada)
-    first = await stage.emulator.wait_for_message(101)
+    stage.emulator.user(101, "Ada")
+    update = Update.model_validate(
+        {
+            "update_id": 4242,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 101, "type": "private"},
+                "from": {"id": 101, "is_bot": False, "first_name": "Ada"},
+                "text": "/help",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+            },
+        }
+    )
 
-    stage.emulator.inject_update({"update_id": 1, "message": first | {"text": "/help"}})
-    await asyncio.sleep(0.5)
+    for _ in range(3):
+        await stage.bot.dispatcher.feed_update(stage.bot.bot, update)
 
     assert len(stage.emulator.messages(101)) == 1

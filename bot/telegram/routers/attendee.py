@@ -51,16 +51,18 @@ async def on_start(message: Message, command: CommandObject, ctx: BotContext) ->
     arrival = _arrival(message.from_user, message.chat.id, onboarding.arrival_source(link))
 
     landing = await onboarding.arrive(ctx.db, link, arrival, link_rejected=rejected)
-    ctx.wake_workers()
+    if landing.caught_up:
+        ctx.wake_workers()
 
     if landing.event is None or landing.attendee is None:
         await message.answer(texts.no_event())
         return
-    if landing.link_rejected:
-        await message.answer(texts.link_not_recognised())
     card = texts.event_card(
         landing.event, message.from_user.full_name, returning=not landing.attendee.is_new
     )
+    if landing.link_rejected:
+        # One message, not two: a private chat takes about one message a second.
+        card = f"{texts.link_not_recognised()}\n\n{card}"
     await message.answer(card, reply_markup=keyboards.event_card(subscribed=True))
     if link is not None and link.kind is links.LinkKind.DROP:
         await drops.show_drop(message, link.id, message.from_user, ctx)
