@@ -28,6 +28,9 @@ NUS_RX_UUID = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
 NUS_MAX_TEXT_BYTES = 512
 
 _ADDRESS = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
+# `sim:NAME` selects a simulated beacon (hardware.sim) that records writes, for rehearsals.
+SIM_PREFIX = "sim:"
+_SIM_ADDRESS = re.compile(r"^sim:[A-Za-z0-9_-]{1,32}$")
 
 # Errors a beacon write may raise that a later attempt can overcome.
 WRITE_ERRORS = (*BLEAK_RETRY_EXCEPTIONS, BeaconError, EOFError, BrokenPipeError)
@@ -40,16 +43,23 @@ class BeaconSpec:
 
 
 def parse_beacons(spec: str) -> list[BeaconSpec]:
-    """Parse `AA:BB:CC:DD:EE:FF=eddystone,11:22:33:44:55:66=nus` into beacon specs."""
+    """Parse `AA:BB:CC:DD:EE:FF=eddystone,sim:bar=nus` into beacon specs.
+
+    An address `sim:NAME` (NAME: 1-32 of A-Z a-z 0-9 _ -) is a simulated beacon.
+    """
     beacons = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
         address, _, profile = item.partition("=")
-        address = address.strip().upper()
+        address = address.strip()
+        if not address.startswith(SIM_PREFIX):
+            address = address.upper()
         profile = profile.strip().lower()
-        if not _ADDRESS.match(address) or profile not in PROFILES:
+        valid_address = _ADDRESS.match(address) or _SIM_ADDRESS.match(address)
+        if not valid_address or profile not in PROFILES:
             raise ConfigError(
                 f"MICROPOP_HW_BEACONS: invalid entry {item!r}: use ADDRESS=PROFILE with a "
-                f"profile of {', '.join(PROFILES)}, e.g. AA:BB:CC:DD:EE:FF=eddystone"
+                f"profile of {', '.join(PROFILES)}, e.g. AA:BB:CC:DD:EE:FF=eddystone, or "
+                "sim:NAME=PROFILE for a simulated beacon"
             )
         beacons.append(BeaconSpec(address, profile))
     return beacons
@@ -193,7 +203,9 @@ class BeaconFleet:
         self.store = store
         self.specs = specs
         store.register_beacons([(spec.address, spec.profile) for spec in specs])
-        self.workers = [BeaconWorker(spec, adapter, store, **retry) for spec in specs]
+        self.workers = [
+            BeaconWorker(spec, _adapter_for(spec, adapter), store, **retry) for spec in specs
+        ]
 
     def wake(self) -> None:
         for worker in self.workers:
@@ -230,6 +242,15 @@ class BeaconFleet:
                 }
             )
         return result
+
+
+def _adapter_for(spec: BeaconSpec, adapter: Adapter) -> Adapter:
+    if not spec.address.startswith(SIM_PREFIX):
+        return adapter
+    # Imported here because hardware.sim builds on this module's UUIDs.
+    from hardware.sim import SimulatedAdapter
+
+    return SimulatedAdapter(spec.profile)  # type: ignore[return-value]
 
 
 async def _disconnect(client: BleakClient, address: str) -> None:

@@ -20,7 +20,8 @@ class DaemonConfig(BaseSettings):
     # This venue's token from the bot's MICROPOP_VENUE_TOKENS (NAME:TOKEN).
     venue_token: SecretStr = SecretStr("")
     state_file: Path = Path("data/hardware.sqlite3")
-    # ADDRESS=PROFILE pairs, profile eddystone, uribeacon or nus: AA:BB:CC:DD:EE:FF=eddystone
+    # ADDRESS=PROFILE pairs, profile eddystone, uribeacon or nus: AA:BB:CC:DD:EE:FF=eddystone.
+    # An address sim:NAME is a simulated beacon that records its writes (hardware.sim).
     beacons: str = ""
     # tcp://HOST:9100, usb://VID:PID, serial:///dev/ttyUSB0?baudrate=N, file:///dev/usb/lp0,
     # preview://DIR, or empty for no printer.
