@@ -1,8 +1,8 @@
 """Simulated BLE beacons: a bleak client backend that records GATT writes instead of sending them.
 
 A beacon address `sim:NAME` in MICROPOP_HW_BEACONS selects this backend. The beacon worker
-goes through the same bleak `BleakClient` calls as for a real beacon (connect, service lookup,
-`write_gatt_char`, disconnect); only the backend under `BleakClient` differs. Rehearsals and
+makes the same `BleakClient` calls as for a real beacon: connect, service lookup,
+`write_gatt_char` and disconnect. Only the backend under `BleakClient` differs. Rehearsals and
 tests read back what each beacon received from `registry`.
 """
 
@@ -26,8 +26,8 @@ from hardware.errors import BeaconError, InvalidURL
 
 logger = logging.getLogger(__name__)
 
-# A common negotiated MTU of BLE 4.2 and later phones and beacons; writes without response
-# carry the MTU minus the 3-byte ATT header.
+# An estimate of a typical negotiated ATT MTU (iOS commonly negotiates 185). A write without
+# response carries the MTU minus the 3-byte ATT header.
 DEFAULT_MTU = 185
 
 # Profile -> (service UUID, characteristic UUID, characteristic properties).
@@ -84,7 +84,7 @@ class SimulatedBeacon:
             return eddystone.decode_url(value[0], value[1:])
         except (InvalidURL, IndexError) as exc:
             logger.warning(
-                "Simulated beacon holds an unreadable frame: address=%s error=%s",
+                "Simulated beacon contains an invalid frame: address=%s error=%s",
                 self.address,
                 exc,
             )
@@ -170,7 +170,9 @@ class SimulatedClient(BaseBleakClient):
 
     async def connect(self, pair: bool, **kwargs: Any) -> None:
         if not self.beacon.available:
-            raise BleakError(f"simulated beacon {self.address} did not answer the connect")
+            raise BleakError(
+                f"connect to simulated beacon {self.address} failed: it is switched off"
+            )
         self.services = _services(self.beacon)
         self._connected = True
         self.beacon.connects += 1
