@@ -49,7 +49,7 @@ ORGANISER_COMMANDS = (
     "audit",
 )
 # Attendees use these in their private chat, so there they are not organiser commands.
-ATTENDEE_COMMANDS = ("map", "help")
+ATTENDEE_COMMANDS = ("map",)
 RESULTS = {InputError: "invalid", NotFoundError: "not_found", ForbiddenError: "forbidden"}
 
 

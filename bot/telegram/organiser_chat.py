@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramMigrateToChat
-from aiogram.methods import EditMessageText, SendDocument, SendMessage, SendPhoto, SendVenue
+from aiogram.methods import EditMessageText, SendDocument, SendMessage
 from aiogram.methods.base import TelegramMethod
 from aiogram.types import InputFile, Message
 
@@ -69,22 +69,6 @@ async def send_document_to_organisers(
         db,
         settings,
         lambda chat_id: SendDocument(chat_id=chat_id, document=document, **kwargs),
-    )
-
-
-async def send_photo_to_organisers(
-    bot: Bot, db: Database, settings: Settings, photo: str, **kwargs: Any
-) -> Message | None:
-    return await call_in_organiser_chat(
-        bot, db, settings, lambda chat_id: SendPhoto(chat_id=chat_id, photo=photo, **kwargs)
-    )
-
-
-async def send_venue_to_organisers(
-    bot: Bot, db: Database, settings: Settings, **kwargs: Any
-) -> Message | None:
-    return await call_in_organiser_chat(
-        bot, db, settings, lambda chat_id: SendVenue(chat_id=chat_id, **kwargs)
     )
 
 

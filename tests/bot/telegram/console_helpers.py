@@ -28,6 +28,13 @@ async def console(tmp_path) -> AsyncIterator[Stage]:
         yield stage
 
 
+@pytest.fixture
+async def any_console(database_url: str) -> AsyncIterator[Stage]:
+    """The console stage on each database of the `database_url` fixture: SQLite, PostgreSQL."""
+    async with Stage(database_url, **FAST_RATES) as stage:
+        yield stage
+
+
 def bot_messages(stage: Stage, chat_id: int) -> list[dict[str, Any]]:
     """List what our bot sent in a chat; GroupAnonymousBot is a bot too, so match the id."""
     if chat_id not in stage.emulator.state.chats:

@@ -23,7 +23,8 @@ from tests.bot.telegram.console_helpers import (
     shown,
 )
 
-console = console_helpers.console
+# Authorisation is checked on both databases.
+console = console_helpers.any_console
 
 # One command line per console command, each of which would change or reveal something.
 SAMPLES = {
@@ -183,6 +184,14 @@ async def test_posts_on_behalf_of_chats_ignored(console, kind):
     assert len(console.emulator.calls_to("sendMessage")) == sent_before
     assert await audit_entries(console) == []
     assert await snapshot(console) == before
+
+
+async def test_rejection_in_user_language(console):
+    mallory = console.emulator.user(666, "Mallory", language_code="de")
+
+    reply = await one_reply(console, "/announce Hallo", user=mallory, chat=mallory.id)
+
+    assert reply == "Orga-Befehle funktionieren nur in der Orga-Gruppe."
 
 
 async def test_attendee_commands_still_work(console):
