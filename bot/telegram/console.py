@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
-# Every console command; the same commands elsewhere are rejected with a short reply.
+# Every console command. The same commands elsewhere are rejected with a short reply.
 ORGANISER_COMMANDS = (
     "event",
     "newevent",
@@ -55,7 +55,7 @@ RESULTS = {InputError: "invalid", NotFoundError: "not_found", ForbiddenError: "f
 
 @dataclass
 class AuditNote:
-    """What the audit log records for one console action; handlers may refine it."""
+    """The audit log entry of one console action, which handlers may refine."""
 
     action: str
     detail: str

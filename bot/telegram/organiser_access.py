@@ -4,7 +4,7 @@ Telegram only delivers a group message from a user who is in the group, so a mes
 organiser group is from an organiser. A message sent on behalf of a chat carries `sender_chat`:
 an anonymous admin (user 1087968824, sender_chat = the group itself) acts as the group, while
 automatic forwards from a linked channel (user 777000) and anyone posting as another channel
-are ignored. A button press can come from anyone who sees the message, so it is re-checked with
+are ignored. A button press can come from any user who has the message, so it is re-checked with
 getChatMember every time.
 """
 

@@ -1,6 +1,6 @@
 """Messages to the organiser group, which follow the group when it becomes a supergroup.
 
-Every message for the organisers goes through this module. When Telegram answers that the group
+Every message for the organisers goes through this module. When Telegram reports that the group
 migrated (400 with `migrate_to_chat_id`), the stored id moves and the message is sent again to
 the supergroup, so nothing addressed to the organisers is lost.
 """
@@ -33,7 +33,7 @@ async def call_in_organiser_chat(
     """Call the Bot API method that `build(chat_id)` makes for the organiser group.
 
     Returns None without calling anything when no organiser group is configured. A migration
-    answer moves the stored id and repeats the call once for the supergroup.
+    error moves the stored id and repeats the call once for the supergroup.
     """
     chat_id = await organisers.chat_id(db, settings.organiser_chat_id)
     if not chat_id:
@@ -55,7 +55,7 @@ async def call_in_organiser_chat(
 async def send_to_organisers(
     bot: Bot, db: Database, settings: Settings, text: str, **kwargs: Any
 ) -> Message | None:
-    """Send a text message to the organiser group; `kwargs` are sendMessage parameters."""
+    """Send a text message to the organiser group. `kwargs` are sendMessage parameters."""
     return await call_in_organiser_chat(
         bot, db, settings, lambda chat_id: SendMessage(chat_id=chat_id, text=text, **kwargs)
     )
@@ -75,7 +75,7 @@ async def send_document_to_organisers(
 async def edit_organiser_message(
     bot: Bot, db: Database, settings: Settings, message_id: int, text: str, **kwargs: Any
 ) -> int | None:
-    """Edit a message in the organiser group; return the id of the message now showing `text`.
+    """Edit a message in the organiser group, and return the id of the message showing `text`.
 
     A message from before a migration cannot be edited in the supergroup, so the text is sent
     there as a new message and its id is returned. An edit that changes nothing is not an error.

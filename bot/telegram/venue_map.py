@@ -28,7 +28,7 @@ def map_methods(event: EventView, points: list[PointView]) -> list[MethodFactory
 
     if event.latitude is not None and event.longitude is not None:
         title = event.venue_name or event.title
-        # sendVenue needs a non-empty address; the venue's name stands in for a missing one.
+        # sendVenue rejects an empty address, so the venue's name replaces a missing one.
         address = event.venue_address or title
         methods.append(
             lambda chat_id: SendVenue(

@@ -2,7 +2,8 @@
 
 Order matters: migration service messages first, then the console (which only organisers in
 the organiser group pass), then the rejection of console commands anywhere else. The router
-goes before the attendee router, so nobody reaches an attendee handler with an organiser command.
+goes before the attendee router, so the only console command an attendee handler sees is /map
+(without a photo) in a private chat, which is also the attendee's command.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def create_router() -> Router:
     )
 
     outside = Router(name="organiser-outside")
-    # In a private chat an attendee's /map is theirs; a photo captioned /map is not.
+    # In a private chat /map is an attendee command, but a photo captioned /map is not.
     attendee_free = [name for name in ORGANISER_COMMANDS if name not in ATTENDEE_COMMANDS]
     outside.message.register(on_command_outside, Command("map"), F.photo)
     outside.message.register(on_command_outside, Command(*attendee_free))
@@ -101,7 +102,7 @@ async def on_audit(message: Message, ctx: BotContext, bot: Bot) -> None:
 
 
 async def on_command_outside(message: Message, command: CommandObject, ctx: BotContext) -> None:
-    """Reject a console command outside the organiser group; ignore posts on behalf of chats."""
+    """Reject a console command outside the organiser group, but ignore posts made as a chat."""
     name = command.command.lower()
     organiser_chat_ids = await organisers.chat_ids(ctx.db, ctx.settings.organiser_chat_id)
     origin = sender_origin(message, organiser_chat_ids)

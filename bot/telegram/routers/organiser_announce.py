@@ -132,14 +132,14 @@ async def on_broadcast_press(
     await _audit(ctx, actor, action, detail, "ok")
     await query.answer()
     assert message is not None
-    # Editing the text without a keyboard removes the buttons, so nobody presses twice.
+    # Editing the text without a keyboard removes the buttons, so they cannot be pressed twice.
     await edit_organiser_message(bot, ctx.db, ctx.settings, message.message_id, outcome)
 
 
 async def _apply_press(
     ctx: BotContext, actor: Actor, callback_data: BroadcastCallback
 ) -> str | None:
-    """Confirm or discard; return the new message text, or None if a second organiser must."""
+    """Confirm or discard, and return the new text, or None when another organiser must confirm."""
     announcement_id = callback_data.announcement_id
     event = await require_event(ctx)
     if callback_data.action == "discard":

@@ -15,7 +15,7 @@ from bot.emulator import Chat, User
 from bot.rehearsal.stage import Stage
 from bot.services import organisers
 
-# The bot keeps Telegram's per-group budget of 20 messages a minute; a console test sends more.
+# The bot keeps Telegram's per-group budget of 20 messages a minute, and a console test sends more.
 FAST_RATES = {"rate_private_per_s": 100.0, "rate_group_per_min": 6000.0}
 ANONYMOUS_ADMIN = User(1087968824, "Group", username="GroupAnonymousBot", is_bot=True)
 TELEGRAM_SERVICE = User(777000, "Telegram")
@@ -36,7 +36,7 @@ async def any_console(database_url: str) -> AsyncIterator[Stage]:
 
 
 def bot_messages(stage: Stage, chat_id: int) -> list[dict[str, Any]]:
-    """List what our bot sent in a chat; GroupAnonymousBot is a bot too, so match the id."""
+    """List what our bot sent in a chat, matched by id because GroupAnonymousBot is a bot too."""
     if chat_id not in stage.emulator.state.chats:
         return []
     bot_id = stage.bot.bot.id

@@ -1,4 +1,4 @@
-"""Who may use the organiser console: the group, its anonymous admins, and nobody else."""
+"""Who may use the organiser console: the organiser group and its anonymous admins only."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ async def test_private_chat_commands_rejected(console):
     mallory = console.emulator.user(666, "Mallory")
 
     for name, line in SAMPLES.items():
-        # An attendee's /map is answered by the attendee router: no map yet, then the venue.
+        # The attendee router handles an attendee's /map: no map yet, then the venue.
         count = 2 if name == "map" else 1
         replies = await say(console, line, user=mallory, chat=mallory.id, count=count)
         if name == "map":

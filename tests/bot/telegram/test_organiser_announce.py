@@ -47,7 +47,7 @@ async def stored(stage) -> list[announcements.AnnouncementView]:
 
 @pytest.fixture
 async def confirming(tmp_path):
-    """A bot that asks for a confirmation press for more than one recipient."""
+    """A bot that requires a confirmation press for more than one recipient."""
     async with Stage.on_sqlite(tmp_path, broadcast_confirm_over=1, **FAST_RATES) as stage:
         yield stage
 

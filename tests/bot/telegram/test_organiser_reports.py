@@ -75,7 +75,7 @@ async def test_audit_lists_actions_with_results(console):
 
     reply = await one_reply(console, "/audit")
 
-    # An action is recorded once it is answered, so /audit does not list itself yet.
+    # An action is recorded after its reply, so /audit does not list itself yet.
     lines = reply.splitlines()
     assert lines[0] == "Audit log, newest first"
     assert 'Olga: /schedule invalid - /schedule 25:70 x -> Invalid time "25:70"' in lines[1]
@@ -115,7 +115,7 @@ async def test_stats_reply_follows_migration_error(basic_group):
     await seat_two(stage)
     stage.emulator.group(SUPERGROUP, "Organisers", "supergroup")
     stage.emulator.set_member(SUPERGROUP, stage.organiser, "administrator")
-    # Telegram answers every send to the old id with 400 and migrate_to_chat_id.
+    # Every send to the old id fails with 400 and migrate_to_chat_id, as after a migration.
     stage.emulator.faults.add(FaultKind.MIGRATE, "sendMessage", chat_id=BASIC_GROUP, count=None)
 
     stage.emulator.send_text(stage.organiser, "/stats", chat=BASIC_GROUP)
