@@ -17,8 +17,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
+
+# Per-chat bookkeeping is pruned past this many chats, so a big night does not grow it forever.
+CHAT_LOCKS_KEPT = 10_000
 
 
 class Priority(enum.IntEnum):
@@ -26,11 +30,27 @@ class Priority(enum.IntEnum):
     BROADCAST = 1  # fan-out from the outbox
 
 
+class SendLimiter(Protocol):
+    """What senders need: `Limiter` within one process, `RedisLimiter` across processes."""
+
+    async def acquire(
+        self, chat_id: int | None, priority: Priority = Priority.INTERACTIVE
+    ) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    def pause_remaining(self) -> float: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class RateConfig:
     global_per_s: float = 30.0
     private_per_s: float = 1.0
     group_per_min: float = 20.0
+    # Telegram counts a group's messages per minute; tests shorten the window.
+    group_window_s: float = 60.0
     # Share of each ceiling actually used; the rest absorbs network jitter.
     safety: float = 0.97
 
@@ -44,7 +64,7 @@ class RateConfig:
 
     @property
     def group_window(self) -> float:
-        return 60.0 / self.safety
+        return self.group_window_s / self.safety
 
 
 class Limiter:
@@ -59,16 +79,31 @@ class Limiter:
         self._sequence = itertools.count()
         self._wakeup = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        self._private_next: dict[int, float] = {}
+        self._private_last: dict[int, float] = {}
         self._group_sent: dict[int, deque[float]] = {}
+        self._chat_locks: dict[int, asyncio.Lock] = {}
 
     async def acquire(
         self, chat_id: int | None, priority: Priority = Priority.INTERACTIVE
     ) -> None:
-        """Wait for the chat's own budget, then for an overall slot in priority order."""
-        if chat_id is not None:
-            await self._acquire_chat(chat_id)
-        await self._acquire_global(priority)
+        """Wait for the chat's own budget, then for an overall slot in priority order.
+
+        A chat's spacing counts from the moment its previous send was granted an overall slot,
+        not from when it started waiting, so queueing for the overall budget cannot squeeze
+        two sends to one chat closer together than its limit.
+        """
+        if chat_id is None:
+            await self._acquire_global(priority)
+            return
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = self._chat_locks[chat_id] = asyncio.Lock()
+        async with lock:
+            await self._wait_for_chat(chat_id)
+            await self._acquire_global(priority)
+            self._record_chat_send(chat_id)
+        if not lock.locked() and len(self._chat_locks) > CHAT_LOCKS_KEPT:
+            self._chat_locks.pop(chat_id, None)
 
     def pause(self, seconds: float) -> None:
         """Hold every send for `seconds` (a 429's retry_after, or the Bot API being down)."""
@@ -87,25 +122,33 @@ class Limiter:
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
 
-    async def _acquire_chat(self, chat_id: int) -> None:
+    async def _wait_for_chat(self, chat_id: int) -> None:
         now = self.clock()
         if chat_id > 0:
-            slot = max(now, self._private_next.get(chat_id, 0.0))
-            self._private_next[chat_id] = slot + self.config.private_interval
+            slot = self._private_last.get(chat_id, -1e9) + self.config.private_interval
         else:
-            slot = self._reserve_group_slot(chat_id, now)
+            window = self.config.group_window
+            capacity = max(1, int(self.config.group_per_min))
+            sent = self._group_sent.setdefault(chat_id, deque())
+            while sent and sent[0] <= now - window:
+                sent.popleft()
+            slot = now if len(sent) < capacity else sent[len(sent) - capacity] + window
         if slot > now:
             await asyncio.sleep(slot - now)
 
-    def _reserve_group_slot(self, chat_id: int, now: float) -> float:
-        window = self.config.group_window
-        capacity = max(1, int(self.config.group_per_min))
-        sent = self._group_sent.setdefault(chat_id, deque())
-        while sent and sent[0] <= now - window:
-            sent.popleft()
-        slot = now if len(sent) < capacity else sent[len(sent) - capacity] + window
-        sent.append(slot)
-        return slot
+    def _record_chat_send(self, chat_id: int) -> None:
+        now = self.clock()
+        if chat_id > 0:
+            self._private_last[chat_id] = now
+            if len(self._private_last) > CHAT_LOCKS_KEPT:
+                self._forget_quiet_chats(now)
+        else:
+            self._group_sent.setdefault(chat_id, deque()).append(now)
+
+    def _forget_quiet_chats(self, now: float) -> None:
+        horizon = now - self.config.private_interval
+        for chat_id in [chat for chat, last in self._private_last.items() if last < horizon]:
+            del self._private_last[chat_id]
 
     async def _acquire_global(self, priority: Priority) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

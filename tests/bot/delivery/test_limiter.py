@@ -1,0 +1,81 @@
+"""The send limiter: overall rate, per-chat spacing, priorities and pauses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.delivery.limiter import Limiter, Priority, RateConfig
+
+
+async def grant_times(limiter: Limiter, requests) -> list[float]:
+    times: list[float] = [0.0] * len(requests)
+
+    async def take(index: int, chat_id, priority) -> None:
+        await limiter.acquire(chat_id, priority)
+        times[index] = time.monotonic()
+
+    await asyncio.gather(*(take(n, *request) for n, request in enumerate(requests)))
+    await limiter.close()
+    return times
+
+
+async def test_overall_rate_is_spaced():
+    limiter = Limiter(RateConfig(global_per_s=20, safety=1.0))
+
+    times = await grant_times(limiter, [(n, Priority.BROADCAST) for n in range(1, 11)])
+
+    ordered = sorted(times)
+    gaps = [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]
+    assert min(gaps) >= 0.045
+
+
+async def test_same_chat_spaced_from_previous_grant():
+    limiter = Limiter(RateConfig(global_per_s=5, private_per_s=10, safety=1.0))
+
+    # Other chats fill the overall queue first, so chat 7's first grant comes late.
+    requests = [(n, Priority.INTERACTIVE) for n in range(100, 104)] + [(7, Priority.BROADCAST)] * 2
+    times = await grant_times(limiter, requests)
+
+    assert abs(times[5] - times[4]) >= 0.099
+
+
+async def test_interactive_goes_before_waiting_broadcast():
+    limiter = Limiter(RateConfig(global_per_s=10, safety=1.0))
+    order: list[str] = []
+
+    async def take(name: str, chat_id: int, priority: Priority) -> None:
+        await limiter.acquire(chat_id, priority)
+        order.append(name)
+
+    broadcast = [
+        asyncio.create_task(take(f"b{n}", 1000 + n, Priority.BROADCAST)) for n in range(5)
+    ]
+    await asyncio.sleep(0.01)
+    await take("reply", 1, Priority.INTERACTIVE)
+    await asyncio.gather(*broadcast)
+    await limiter.close()
+
+    assert order.index("reply") <= 2
+
+
+async def test_pause_holds_every_send():
+    limiter = Limiter(RateConfig(global_per_s=100, safety=1.0))
+    limiter.pause(0.3)
+    started = time.monotonic()
+
+    await limiter.acquire(5, Priority.INTERACTIVE)
+    await limiter.close()
+
+    assert time.monotonic() - started >= 0.29
+
+
+async def test_group_window_caps_messages():
+    limiter = Limiter(
+        RateConfig(global_per_s=1000, group_per_min=3, group_window_s=0.5, safety=1.0)
+    )
+
+    times = await grant_times(limiter, [(-100, Priority.INTERACTIVE)] * 4)
+
+    ordered = sorted(times)
+    assert ordered[3] - ordered[0] >= 0.49
