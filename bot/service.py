@@ -30,6 +30,7 @@ from bot.telegram.context import BotContext
 from bot.telegram.factory import create_bot, create_dispatcher
 from bot.telegram.hold_notices import run_hold_expiry
 from bot.telegram.middlewares import InFlight
+from bot.telegram.retention import RETENTION_INTERVAL_S, run_retention
 from bot.web.app import create_web_app
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class BotService:
         self.periodic: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
             "purge-updates": (3600.0, lambda: updates.purge_old(self.db)),
             "expire-holds": (30.0, lambda: run_hold_expiry(self.bot, self.ctx)),
+            "retention": (RETENTION_INTERVAL_S, lambda: run_retention(self.bot, self.ctx)),
         }
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None

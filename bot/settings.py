@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     venue_tokens: str = ""
     time_zone: str = "UTC"
     purge_after_days: int = Field(default=30, ge=1)
+    # Claim codes and live countdowns are deleted from chats this many seconds after sending.
+    # Telegram lets a bot delete a message for 48 hours, so at most 47 hours are kept.
+    ephemeral_ttl_s: int = Field(default=12 * 3600, ge=1, le=47 * 3600)
     missed_job_grace_s: int = Field(default=600, ge=1)
     broadcast_confirm_over: int = Field(default=50, ge=0)
     broadcast_second_organiser: bool = False

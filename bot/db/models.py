@@ -244,7 +244,8 @@ class Delivery(Base):
     attendee_id: Mapped[int | None] = mapped_column(
         ForeignKey("attendees.id", ondelete="SET NULL")
     )
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    # Nulled by /forget and by the purge; the row stays for the night's delivery figures.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[DeliveryStatus] = mapped_column(
         _enum(DeliveryStatus), default=DeliveryStatus.PENDING
     )
@@ -257,6 +258,21 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     delete_after: Mapped[datetime | None]
+
+
+class EphemeralMessage(Base):
+    """A sent message the bot deletes at `delete_after`: claim codes, live countdowns."""
+
+    __tablename__ = "ephemeral_messages"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delete_after: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PrintJob(Base):

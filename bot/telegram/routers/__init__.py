@@ -6,7 +6,12 @@ from aiogram import Router
 
 
 def all_routers() -> list[Router]:
-    from bot.telegram.routers import attendee, drops, organiser
+    from bot.telegram.routers import attendee, drops, organiser, privacy
 
     # The organiser router goes first: it rejects console commands everywhere else.
-    return [organiser.create_router(), attendee.create_router(), drops.create_router()]
+    return [
+        organiser.create_router(),
+        attendee.create_router(),
+        drops.create_router(),
+        privacy.create_router(),
+    ]

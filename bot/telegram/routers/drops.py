@@ -27,6 +27,7 @@ from bot.telegram.drop_keyboards import (
     receipt_actions,
 )
 from bot.telegram.receipt_photos import send_qr
+from bot.telegram.retention import remember
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,11 @@ async def show_drops(message: Message, user: User, ctx: BotContext) -> None:
     """Send the list of upcoming and live drops with the user's own claims."""
     now = utcnow()
     overview = await drop_cards.overview(ctx.db, user.id, now)
-    await message.answer(drop_texts.drop_list(overview, now), reply_markup=drop_list(overview))
+    sent = await message.answer(
+        drop_texts.drop_list(overview, now), reply_markup=drop_list(overview)
+    )
+    # Countdowns and claim codes go stale and should not stay in the chat.
+    await remember(ctx, sent, "drop_list")
 
 
 async def show_drop(message: Message, drop_id: int, user: User, ctx: BotContext) -> None:
@@ -68,7 +73,8 @@ async def show_drop(message: Message, drop_id: int, user: User, ctx: BotContext)
         await message.answer(drop_texts.claim_answer(ClaimResult(ClaimOutcome.NOT_FOUND)))
         return
     now = utcnow()
-    await message.answer(drop_texts.drop_card(card, now), reply_markup=drop_card(card, now))
+    sent = await message.answer(drop_texts.drop_card(card, now), reply_markup=drop_card(card, now))
+    await remember(ctx, sent, "drop_card")
 
 
 async def on_drop_button(
@@ -139,10 +145,12 @@ async def _send_receipt(bot: Bot, ctx: BotContext, chat_id: int, claim_id: int) 
     zone = await _zone(ctx)
     url = receipt_links(ctx).url(claim_id)
     try:
-        await send_qr(bot, ctx.db, chat_id, url, drop_texts.receipt_caption(receipt, zone))
+        sent = await send_qr(bot, ctx.db, chat_id, url, drop_texts.receipt_caption(receipt, zone))
     except TelegramAPIError as exc:
         # The claim is kept. Its code is on the drop card, and the receipt link opens it again.
         logger.warning("Receipt not sent: claim_id=%s chat_id=%s error=%s", claim_id, chat_id, exc)
+        return
+    await remember(ctx, sent, "receipt")
 
 
 async def _toggle_reminders(query: CallbackQuery, drop_id: int, ctx: BotContext) -> None:
@@ -182,9 +190,10 @@ async def show_receipt(message: Message, claim_id: int, user: User, ctx: BotCont
         return
     zone = await _zone(ctx)
     if await is_organiser(message.bot, ctx, user.id):
-        await message.answer(
+        sent = await message.answer(
             drop_texts.receipt_for_organiser(receipt, zone), reply_markup=receipt_actions(receipt)
         )
+        await remember(ctx, sent, "receipt")
         return
     if receipt.owner_user_id != user.id:
         logger.info("Receipt rejected for another user: claim_id=%s user_id=%s", claim_id, user.id)
@@ -193,7 +202,8 @@ async def show_receipt(message: Message, claim_id: int, user: User, ctx: BotCont
     url = receipt_links(ctx).url(claim_id)
     caption = drop_texts.receipt_caption(receipt, zone)
     assert message.bot is not None
-    await send_qr(message.bot, ctx.db, message.chat.id, url, caption)
+    sent = await send_qr(message.bot, ctx.db, message.chat.id, url, caption)
+    await remember(ctx, sent, "receipt")
 
 
 async def on_receipt_button(
