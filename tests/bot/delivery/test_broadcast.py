@@ -192,3 +192,22 @@ async def test_bot_api_down_for_a_minute_loses_nothing(stage):
     assert sum(copies(stage, chat, "Still on") for chat in chats) >= 40 - counts.get(
         "uncertain", 0
     )
+
+
+async def test_metrics_count_deliveries_by_state(stage):
+    import aiohttp
+
+    first, second = await seat_attendees(stage, 2)
+    stage.emulator.block_chat(second)
+    view = await announce(stage, "Counted")
+    await wait_until_done(stage, view.id)
+
+    async with aiohttp.ClientSession() as client:
+        response = await client.get(f"http://127.0.0.1:{stage.bot.web_port}/metrics")
+        body = await response.text()
+
+    assert response.status == 200
+    assert 'micropop_deliveries_total{state="sent"}' in body
+    assert 'micropop_deliveries_total{state="unreachable"}' in body
+    assert "micropop_outbox_queue_depth" in body
+    assert "micropop_send_latency_seconds_bucket" in body
