@@ -63,3 +63,13 @@ async def test_full_downgrade_and_upgrade(db):
 
     await migrate.upgrade(db)
     assert await migrate.current_revision(db) == HEAD
+
+
+def test_head_read_from_files_matches_alembic():
+    assert migrate.head_revision() == HEAD
+
+
+async def test_upgrade_at_head_is_a_no_op(db):
+    await migrate.upgrade(db)
+
+    assert await migrate.current_revision(db) == HEAD
