@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -304,6 +303,20 @@ def _parse_start(starts_at: datetime, zone: str) -> datetime:
     return starts_at
 
 
+def reminder_text(title: str, minutes: int) -> str:
+    """Return the text of a drop's reminder `minutes` before T-0.
+
+    Announcements go out as plain text (to chats, beacons and printed slips), so the title is
+    not marked up.
+    """
+    return f"⏰ {title} drops in {minutes} min. Open /drops to claim at T-0."
+
+
+def live_text(title: str) -> str:
+    """Return the text of the announcement at a drop's T-0."""
+    return f"🔥 {title} is live now! Open /drops to claim yours."
+
+
 async def _schedule_reminders(
     db: Database, scheduler: JobScheduler | None, drop: DropView, minutes: Sequence[int]
 ) -> None:
@@ -311,7 +324,6 @@ async def _schedule_reminders(
         logger.warning("Drop reminders not scheduled, no scheduler given: drop_id=%s", drop.id)
         return
     now = utcnow()
-    title = html.escape(drop.title)
     for offset in sorted(set(minutes), reverse=True):
         when = drop.starts_at - timedelta(minutes=offset)
         if when <= now:
@@ -321,7 +333,7 @@ async def _schedule_reminders(
         await announcements.create(
             db,
             scheduler,
-            text=f"⏰ <b>{title}</b> drops in {offset} min. Open /drops to claim at T-0.",
+            text=reminder_text(drop.title, offset),
             created_by="micropop",
             scheduled_for=when,
             kind="reminder",
@@ -333,7 +345,7 @@ async def _schedule_reminders(
     await announcements.create(
         db,
         scheduler,
-        text=f"🔥 <b>{title}</b> is live now! Open /drops to claim yours.",
+        text=live_text(drop.title),
         created_by="micropop",
         scheduled_for=drop.starts_at,
         kind="reminder",
