@@ -20,6 +20,7 @@ from bot.emulator import RateLimits
 from bot.rehearsal.stage import Stage
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +64,30 @@ def postgres_admin_url() -> str:
             "PostgreSQL", f"{problem}; start it or set MICROPOP_TEST_POSTGRES_URL (now {url})"
         )
     return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server for tests; each test keeps to key prefixes of its own."""
+    url = os.environ.get("MICROPOP_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    problem = asyncio.run(_redis_problem(url))
+    if problem:
+        require_or_skip("Redis", f"{problem}; start it or set MICROPOP_TEST_REDIS_URL (now {url})")
+    return url
+
+
+async def _redis_problem(url: str) -> str | None:
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await client.aclose()
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import Response, TelegramMethod
 
 from bot.delivery import metrics
-from bot.delivery.limiter import Limiter, Priority
+from bot.delivery.limiter import Priority, SendLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ slot_granted: contextvars.ContextVar[bool] = contextvars.ContextVar("slot_grante
 class LimiterMiddleware(BaseRequestMiddleware):
     """Wait for a limiter slot before each counted method; a 429 pauses every send."""
 
-    def __init__(self, limiter: Limiter) -> None:
+    def __init__(self, limiter: SendLimiter) -> None:
         self.limiter = limiter
 
     async def __call__(
