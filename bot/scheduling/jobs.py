@@ -43,8 +43,15 @@ async def fire_announcement(key: str, announcement_id: int) -> None:
     context = runtime(key)
     if context is None:
         return
+    # One line per run, so a job run twice (by two overlapping leaders) shows in the log.
+    logger.info("Announcement job running: announcement_id=%s", announcement_id)
     result = await announcements.fan_out(context.db, announcement_id, grace=context.grace)
     if result is None:
+        logger.info(
+            "Announcement job found nothing to send: announcement_id=%s (fanned out already "
+            "or cancelled)",
+            announcement_id,
+        )
         return
     if result.missed:
         minutes = int(result.late_by.total_seconds() // 60)

@@ -5,6 +5,10 @@ that waits for SQLite's lock would block the very coroutine holding that lock, s
 scheduler runs in its own thread (BackgroundScheduler), job-store writes requested from the
 loop go through one worker thread, and the job functions, which are coroutines, are handed
 back to the event loop to run.
+
+With several bot processes on one PostgreSQL database every process writes jobs, but only the
+leader (see `leadership`) runs them: the others keep their scheduler paused, and after each
+write they send a NOTIFY so that the leader looks at the job store at once.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from apscheduler.executors.base import BaseExecutor, run_coroutine_job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from bot.errors import SchedulingError
@@ -32,6 +37,11 @@ from bot.errors import SchedulingError
 logger = logging.getLogger(__name__)
 
 JOB_TABLE = "apscheduler_jobs"
+# PostgreSQL NOTIFY channel: a follower wrote a job, so the leader should look at the store.
+JOBS_CHANNEL = "micropop_jobs"
+# Transaction-level advisory lock that serialises creating the job table at start-up, where
+# several processes starting together would otherwise race on CREATE TABLE.
+TABLE_LOCK_KEY = 0x6D70_0002
 
 
 def sync_url(url: str) -> str:
@@ -54,6 +64,48 @@ def _job_store_engine(database_url: str) -> Engine:
         # Wait for the async side's write lock as long as it waits for ours.
         return create_engine(url, connect_args={"timeout": 30})
     return create_engine(url, pool_pre_ping=True, pool_size=2)
+
+
+class SharedJobStore(SQLAlchemyJobStore):
+    """The SQLAlchemy job store, tolerant of rows that another process changed meanwhile.
+
+    APScheduler 3 assumes that it owns its store. A job that disappears while the scheduler
+    processes it raises JobLookupError inside the scheduler thread and stops that thread. A
+    job disappears when an organiser cancels its announcement in another process, or when two
+    leaders overlap until one notices that it lost the lock. Here a missing row on removal is
+    the expected outcome already, and an update of a missing row stores the job again.
+    """
+
+    def start(self, scheduler: Any, alias: str) -> None:
+        if self.engine.dialect.name != "postgresql":
+            super().start(scheduler, alias)
+            return
+        with self.engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TABLE_LOCK_KEY})
+            self.jobs_t.create(connection, checkfirst=True)
+        super().start(scheduler, alias)
+
+    def remove_job(self, job_id: str) -> None:
+        try:
+            super().remove_job(job_id)
+        except JobLookupError:
+            logger.info("Job already removed by another process: job_id=%s", job_id)
+
+    def update_job(self, job: Any) -> None:
+        try:
+            super().update_job(job)
+        except JobLookupError:
+            logger.info("Job stored again after another process removed it: job_id=%s", job.id)
+            self.add_job(job)
+
+
+class _BackgroundScheduler(BackgroundScheduler):
+    def _process_jobs(self) -> float | None:
+        # APScheduler 3.11 wakes its loop on shutdown() and runs one more round, because the
+        # loop checks only for the paused state. A stopping or paused process starts no job.
+        if self.state != STATE_RUNNING:
+            return None
+        return super()._process_jobs()
 
 
 class LoopExecutor(BaseExecutor):
@@ -82,7 +134,8 @@ class Scheduler:
     def __init__(self, database_url: str) -> None:
         self.key = runtime_key(database_url)
         self._store_engine = _job_store_engine(database_url)
-        self._scheduler: BackgroundScheduler | None = None
+        self._notify = self._store_engine.dialect.name == "postgresql"
+        self._scheduler: _BackgroundScheduler | None = None
         self._pending: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-store")
         self._in_flight: list[Future[Any]] = []
@@ -91,12 +144,17 @@ class Scheduler:
     def running(self) -> bool:
         return self._scheduler is not None and self._scheduler.running
 
-    async def start(self) -> None:
-        """Start the scheduler thread; jobs run on the calling event loop."""
-        self._scheduler = BackgroundScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(engine=self._store_engine, tablename=JOB_TABLE)
-            },
+    @property
+    def paused(self) -> bool:
+        return self._scheduler is not None and self._scheduler.state == STATE_PAUSED
+
+    async def start(self, *, paused: bool = False) -> None:
+        """Start the scheduler thread, whose jobs run on the calling event loop.
+
+        A paused scheduler stores the jobs it is given but runs none until `resume`.
+        """
+        self._scheduler = _BackgroundScheduler(
+            jobstores={"default": SharedJobStore(engine=self._store_engine, tablename=JOB_TABLE)},
             executors={"default": LoopExecutor(asyncio.get_running_loop())},
             job_defaults={
                 # A job missed while the bot was down runs once, however late; whether it is
@@ -110,8 +168,24 @@ class Scheduler:
         for name, args, kwargs in self._pending:
             getattr(self._scheduler, name)(*args, **kwargs)
         self._pending.clear()
-        await asyncio.to_thread(self._scheduler.start)
-        logger.info("Scheduler started: jobs=%s", len(await self.job_ids()))
+        await asyncio.to_thread(self._scheduler.start, paused=paused)
+        logger.info("Scheduler started: jobs=%s paused=%s", len(await self.job_ids()), paused)
+
+    async def resume(self) -> None:
+        """Run jobs from now on, starting with every job already due."""
+        await self.flush()
+        assert self._scheduler is not None, "Scheduler not started"
+        await asyncio.to_thread(self._scheduler.resume)
+
+    async def pause(self) -> None:
+        """Stop running jobs. Jobs already running finish, and writes still go to the store."""
+        if self._scheduler is not None and self._scheduler.running:
+            await asyncio.to_thread(self._scheduler.pause)
+
+    def wakeup(self) -> None:
+        """Look at the job store now, for jobs another process added."""
+        if self._scheduler is not None and self._scheduler.running and not self.paused:
+            self._scheduler.wakeup()
 
     async def shutdown(self) -> None:
         await self.flush()
@@ -153,6 +227,27 @@ class Scheduler:
             ) from exc
         self._write("add_job", func, trigger, id=job_id, args=args, replace_existing=True)
 
+    async def ensure_periodic(self, name: str, seconds: float) -> None:
+        """Add a periodic job unless it is stored already with the same interval.
+
+        Replacing it on every start would move its next run a whole interval ahead each time a
+        process starts, so a job with a long interval could be put off for ever.
+        """
+        job = await self.get_job(f"periodic:{name}")
+        interval = getattr(getattr(job, "trigger", None), "interval", None)
+        if interval is not None and interval.total_seconds() == seconds:
+            return
+        self.add_periodic(name, seconds)
+
+    async def add_missing_announcements(self, due: list[tuple[int, datetime]]) -> int:
+        """Add a job for each (announcement id, time) that has none; return how many."""
+        stored = set(await self.job_ids())
+        missing = [(id_, when) for id_, when in due if f"announcement:{id_}" not in stored]
+        for announcement_id, when in missing:
+            self.schedule_announcement(announcement_id, when)
+        await self.flush()
+        return len(missing)
+
     async def flush(self) -> None:
         """Wait until every requested job-store write has been made."""
         while self._in_flight:
@@ -183,6 +278,9 @@ class Scheduler:
                 getattr(scheduler, name)(*args, **kwargs)
             except JobLookupError:
                 pass  # removing a job that already ran or was never stored
+            if name == "add_job" and self._notify and scheduler.state == STATE_PAUSED:
+                with self._store_engine.begin() as connection:
+                    connection.execute(text(f"NOTIFY {JOBS_CHANNEL}"))
 
         self._in_flight = [future for future in self._in_flight if not future.done()]
         self._in_flight.append(self._writes.submit(write))
