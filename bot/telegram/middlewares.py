@@ -50,9 +50,9 @@ class UpdateOnceMiddleware(BaseMiddleware):
     def __init__(self, db: Database, in_flight: InFlight, *, polling: bool) -> None:
         self.db = db
         self.in_flight = in_flight
-        # Only one process may long-poll a bot, so in polling mode an unfinished record
-        # older than this process belongs to a run that died.
-        self.reclaim_before = utcnow() if polling else None
+        # Only one process may long-poll a bot, and only one may use a SQLite database, so
+        # there an unfinished record older than this process belongs to a run that died.
+        self.reclaim_before = utcnow() if polling or db.is_sqlite else None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
