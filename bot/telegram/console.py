@@ -47,6 +47,8 @@ ORGANISER_COMMANDS = (
     "stats",
     "export",
     "audit",
+    "hardware",
+    "reprint",
 )
 # Attendees use these in their private chat, so there they are not organiser commands.
 ATTENDEE_COMMANDS = ("map",)

@@ -63,6 +63,7 @@ def help_text() -> str:
         "/announce TEXT - send now; /schedule WHEN TEXT - send later\n"
         "/queue, /cancel ID - scheduled and sending announcements\n"
         "/stats, /export, /audit - figures, CSV export, audit log\n"
+        "/hardware, /reprint ID - venue daemons, beacons, printer; print a job again\n"
         "Times: HH:MM, +15m, +1h30m or YYYY-MM-DD HH:MM in the event's time zone."
     )
 

@@ -26,7 +26,12 @@ from bot.telegram.console import (
 from bot.telegram.context import BotContext
 from bot.telegram.organiser_access import OrganiserGroup, Origin, sender_origin
 from bot.telegram.organiser_chat import send_document_to_organisers
-from bot.telegram.routers import organiser_announce, organiser_drops, organiser_event
+from bot.telegram.routers import (
+    organiser_announce,
+    organiser_drops,
+    organiser_event,
+    organiser_hardware,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ def create_router() -> Router:
         organiser_event.create_router(),
         organiser_drops.create_router(),
         organiser_announce.create_router(),
+        organiser_hardware.create_router(),
     )
 
     outside = Router(name="organiser-outside")

@@ -49,6 +49,8 @@ SAMPLES = {
     "stats": "/stats",
     "export": "/export",
     "audit": "/audit",
+    "hardware": "/hardware",
+    "reprint": "/reprint 1",
 }
 REJECTION = "Organiser commands work only in the organiser group."
 

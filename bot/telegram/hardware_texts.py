@@ -1,0 +1,68 @@
+"""Organiser texts about the venue hardware: daemons, beacons, the printer and print jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.services.prints import PrintJobView
+from bot.services.venue_feed import VenueOverview
+from bot.telegram.texts import quote
+
+
+def _time(moment: datetime | str | None, zone: str) -> str:
+    if moment is None:
+        return _("never")
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return quote(moment)
+    return moment.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S")
+
+
+def overview(venues: list[VenueOverview], jobs: list[PrintJobView], zone: str) -> str:
+    if not venues:
+        lines = [_("No venue daemon has been in touch yet. Start one with: micropop hardware")]
+    else:
+        lines = []
+    for venue in venues:
+        lines.append(
+            _("<b>{name}</b>: last contact {when}, {behind} feed event(s) behind").format(
+                name=quote(venue.name),
+                when=_time(venue.last_contact_at, zone),
+                behind=venue.behind,
+            )
+        )
+        printer = venue.printer or {}
+        if printer:
+            lines.append(
+                _("Printer {uri}: {state}, {queued} queued, last printed {printed}").format(
+                    uri=quote(str(printer.get("uri", ""))),
+                    state=quote(str(printer.get("state"))),
+                    queued=printer.get("queued", 0),
+                    printed=_time(printer.get("last_printed_at"), zone),
+                )
+            )
+        for beacon in venue.beacons:
+            lines.append(
+                _("Beacon {address} ({profile}): {state}").format(
+                    address=quote(str(beacon.get("address", ""))),
+                    profile=quote(str(beacon.get("profile", ""))),
+                    state=quote(str(beacon.get("state", ""))),
+                )
+            )
+        lines += [f"⚠️ {quote(fault)}" for fault in venue.faults]
+    if jobs:
+        lines += ["", _("Recent print jobs (reprint one with /reprint ID):")]
+        for job in jobs:
+            lines.append(f"#{job.id} {job.kind} {job.status} {quote(job.label)}")
+    return "\n".join(lines)
+
+
+def reprint_queued(original: int, copy: int) -> str:
+    return _("Reprint of job #{original} queued as job #{copy}.").format(
+        original=original, copy=copy
+    )
