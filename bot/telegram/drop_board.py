@@ -8,12 +8,15 @@ import time
 from datetime import timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 
+from bot.db.engine import Database
 from bot.services import drops, events, organisers
 from bot.services.drop_stats import claims_per_drop
+from bot.settings import Settings
 from bot.telegram import drop_texts
 from bot.telegram.context import BotContext
+from bot.telegram.organiser_chat import edit_organiser_message, send_to_organisers
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +61,25 @@ class StatusBoard:
         event = await events.get_event(db, drop.event_id)
         stats = next(s for s in await claims_per_drop(db, drop.event_id) if s.drop_id == drop_id)
         text = drop_texts.status_board(stats, event.time_zone if event else "UTC")
+        settings = self.ctx.settings
         if drop.status_message_id is not None:
-            try:
-                await bot.edit_message_text(
-                    text=text, chat_id=chat_id, message_id=drop.status_message_id
-                )
-                return
-            except TelegramBadRequest as exc:
-                if "not modified" in exc.message:
-                    return
-                logger.info("Drop status message replaced: drop_id=%s error=%s", drop_id, exc)
-        sent = await bot.send_message(chat_id, text, disable_notification=True)
+            # Goes through the organiser chat helper, so the board follows a group migration.
+            shown = await edit_organiser_message(bot, db, settings, drop.status_message_id, text)
+            if shown is not None and shown != drop.status_message_id:
+                await drops.set_status_message(db, drop_id, shown)
+                await _pin(bot, db, settings, shown)
+            return
+        sent = await send_to_organisers(bot, db, settings, text, disable_notification=True)
+        if sent is None:
+            return
         await drops.set_status_message(db, drop_id, sent.message_id)
-        await bot.pin_chat_message(chat_id, sent.message_id, disable_notification=True)
+        await _pin(bot, db, settings, sent.message_id)
+
+
+async def _pin(bot: Bot, db: Database, settings: Settings, message_id: int) -> None:
+    chat_id = await organisers.chat_id(db, settings.organiser_chat_id)
+    if chat_id:
+        await bot.pin_chat_message(chat_id, message_id, disable_notification=True)
 
 
 def board_for(ctx: BotContext) -> StatusBoard:
@@ -88,6 +97,8 @@ async def announce_sold_out(bot: Bot, ctx: BotContext, drop_id: int) -> None:
         return
     after = max(drop.sold_out_at - drop.starts_at, timedelta(0))
     try:
-        await bot.send_message(chat_id, drop_texts.sold_out(drop.title, after, drop.stock))
+        await send_to_organisers(
+            bot, ctx.db, ctx.settings, drop_texts.sold_out(drop.title, after, drop.stock)
+        )
     except TelegramAPIError as exc:
         logger.warning("Sold-out message not sent: drop_id=%s error=%s", drop_id, exc)
