@@ -11,18 +11,23 @@ from datetime import timedelta
 from typing import Any
 
 from aiogram.exceptions import TelegramAPIError
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from bot.db import migrate
 from bot.db.engine import create_database
 from bot.delivery import outbox
-from bot.delivery.limiter import Limiter, RateConfig
+from bot.delivery.limiter import Limiter, RateConfig, SendLimiter
 from bot.delivery.middleware import LimiterMiddleware
 from bot.delivery.progress import ProgressReporter
+from bot.delivery.redis_limiter import RedisLimiter
 from bot.delivery.sender import DeliveryWorkers
 from bot.scheduling import jobs
+from bot.scheduling.leadership import MIGRATION_LOCK_KEY, advisory_lock, create_leadership
 from bot.scheduling.scheduler import Scheduler
 from bot.services import announcements, updates
 from bot.settings import Settings
@@ -38,6 +43,7 @@ logger = logging.getLogger(__name__)
 # How long shutdown waits for handlers already running, so no received update is dropped.
 DRAIN_TIMEOUT_S = 20.0
 POLLING_TIMEOUT_S = 25
+REDIS_TIMEOUT_S = 5.0
 
 WebExtension = Callable[[web.Application, "BotService"], None]
 
@@ -51,6 +57,25 @@ def rate_config(settings: Settings) -> RateConfig:
     )
 
 
+def create_limiter(settings: Settings, redis: Redis | None) -> SendLimiter:
+    """Keep Telegram's limits in this process, or in Redis for every process of the bot."""
+    if redis is None:
+        return Limiter(rate_config(settings))
+    # Telegram's limits apply per bot, and the bot id is the token's public part.
+    bot_id = settings.bot_token.get_secret_value().partition(":")[0]
+    return RedisLimiter(redis, rate_config(settings), scope=f"{settings.redis_prefix}:{bot_id}")
+
+
+def create_fsm_storage(settings: Settings) -> BaseStorage | None:
+    """Return Redis storage for aiogram's FSM state, shared by every process, or None."""
+    if not settings.redis_url:
+        return None
+    return RedisStorage.from_url(
+        settings.redis_url,
+        key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_prefix}:fsm", with_bot_id=True),
+    )
+
+
 class BotService:
     """Everything `micropop run` starts, built from settings; tests create as many as they need."""
 
@@ -58,9 +83,22 @@ class BotService:
         self.settings = settings
         self.db = create_database(settings.database_url)
         self.bot = create_bot(settings)
-        self.limiter = Limiter(rate_config(settings))
+        self.redis = (
+            Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S)
+            if settings.redis_url
+            else None
+        )
+        self.limiter = create_limiter(settings, self.redis)
         self.bot.session.middleware(LimiterMiddleware(self.limiter))
+
         self.scheduler = Scheduler(settings.database_url)
+        self.leadership = create_leadership(
+            settings.database_url,
+            on_elected=self._lead,
+            on_deposed=self._follow,
+            on_jobs_changed=self.scheduler.wakeup,
+        )
+
         self.workers = DeliveryWorkers(
             self.db,
             self.bot,
@@ -72,18 +110,25 @@ class BotService:
         self.in_flight = InFlight()
         self.ctx = BotContext(settings=settings, db=self.db, scheduler=self.scheduler)
         self.ctx.wake_workers = self.workers.wake
-        self.dispatcher = create_dispatcher(self.ctx, self.in_flight, storage=storage)
+
+        self._own_storage = storage is None
+        self.dispatcher = create_dispatcher(
+            self.ctx, self.in_flight, storage=storage or create_fsm_storage(settings)
+        )
         self.web_extensions: list[WebExtension] = []
-        self.background: list[Callable[[], Awaitable[None]]] = [
-            self.workers.run,
-            self.progress.run,
-        ]
+
+        # Run in every process.
+        self.background: list[Callable[[], Awaitable[None]]] = [self.workers.run]
+        # Run only in the process that leads the scheduler, so that organisers see one
+        # progress message per announcement however many processes send.
+        self.leader_background: list[Callable[[], Awaitable[None]]] = [self.progress.run]
         self.periodic: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {
             "purge-updates": (3600.0, lambda: updates.purge_old(self.db)),
             "expire-holds": (30.0, lambda: run_hold_expiry(self.bot, self.ctx)),
             "retention": (RETENTION_INTERVAL_S, lambda: run_retention(self.bot, self.ctx)),
         }
         self._tasks: list[asyncio.Task[Any]] = []
+        self._leader_tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
         self._polling: asyncio.Task[None] | None = None
         self.web_port: int | None = None
@@ -95,7 +140,9 @@ class BotService:
     async def start(self) -> None:
         """Migrate, serve the web app, then receive updates by webhook or long polling."""
         if self.settings.run_migrations_on_start:
-            await migrate.upgrade(self.db)
+            # Processes starting together on PostgreSQL migrate one after the other.
+            async with advisory_lock(self.settings.database_url, MIGRATION_LOCK_KEY):
+                await migrate.upgrade(self.db)
         await self._start_scheduler()
         await self._start_web()
         for worker in self.background:
@@ -130,6 +177,7 @@ class BotService:
                 await self._polling
         if not await self.in_flight.wait_idle(DRAIN_TIMEOUT_S):
             logger.error("Handlers still running at shutdown: count=%s", self.in_flight.count)
+        await self.leadership.stop()
         await self.scheduler.shutdown()
         jobs.RUNTIMES.pop(self.scheduler.key, None)
         if self.mode == "webhook":
@@ -142,6 +190,10 @@ class BotService:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.limiter.close()
+        if self._own_storage:
+            await self.dispatcher.storage.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.bot.session.close()
         await self.db.dispose()
         logger.info("Bot service stopped")
@@ -185,15 +237,32 @@ class BotService:
             notify_organisers=self.notify_organisers,
             periodic={name: task for name, (_, task) in self.periodic.items()},
         )
-        await self.scheduler.start()
+        # Every process writes jobs, and only the leader runs them (see `_lead`).
+        await self.scheduler.start(paused=True)
+        await self.leadership.start()
+
+    async def _lead(self) -> None:
+        """Become the process that runs jobs, from the periodic ones to progress reports."""
         for name, (seconds, _) in self.periodic.items():
-            self.scheduler.add_periodic(name, seconds)
-        # Registering every scheduled announcement again by its fixed job id repairs a job
-        # store that missed a write (a crash between commit and job-store write) and adds
-        # no duplicates.
-        for announcement_id, when in await announcements.scheduled(self.db):
-            self.scheduler.schedule_announcement(announcement_id, when)
-        await self.scheduler.flush()
+            await self.scheduler.ensure_periodic(name, seconds)
+        # An announcement can lack its job: a crash between its commit and the job-store
+        # write, or a leader that died after taking the due job but before the fan-out
+        # committed. Adding each missing job by its fixed id restores it without duplicates.
+        restored = await self.scheduler.add_missing_announcements(
+            await announcements.scheduled(self.db)
+        )
+        if restored:
+            logger.warning("Announcement jobs restored: count=%s", restored)
+        await self.scheduler.resume()
+        self._leader_tasks = [asyncio.create_task(task()) for task in self.leader_background]
+
+    async def _follow(self) -> None:
+        """Stop running jobs and leader-only tasks, because another process leads now."""
+        await self.scheduler.pause()
+        tasks, self._leader_tasks = self._leader_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run_until_signal(self) -> None:
         """Run until SIGTERM or SIGINT, then shut down cleanly."""
@@ -214,6 +283,13 @@ class BotService:
         except Exception:  # noqa: BLE001 - any database failure means unhealthy
             logger.exception("Health check failed: component=database")
             return False
+        if self.redis is not None:
+            # Without Redis no send is granted, so the process cannot do its work.
+            try:
+                await self.redis.ping()
+            except (RedisError, OSError) as exc:
+                logger.error("Health check failed: component=redis error=%s", exc)
+                return False
         return True
 
     async def _start_web(self) -> None:

@@ -27,6 +27,7 @@ EXAMPLES = {
     "public_base_url": "https://popup.com",
     "log_level": "INFO",
     "redis_url": "redis://127.0.0.1:6379/0",
+    "redis_prefix": "micropop",
     "venue_tokens": "main-hall:a-random-token",
 }
 
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     log_level: str = "INFO"
     redis_url: str = ""
+    # Start of every Redis key, so that several deployments can share one Redis server.
+    redis_prefix: str = "micropop"
     venue_tokens: str = ""
     time_zone: str = "UTC"
     purge_after_days: int = Field(default=30, ge=1)
@@ -91,6 +94,14 @@ class Settings(BaseSettings):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("expected HOST:PORT")
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:")
+        if not value or len(value) > 64 or not set(value) <= allowed:
+            raise ValueError("use 1-64 characters of A-Z a-z 0-9 _ - . :")
         return value
 
     @field_validator("time_zone")
