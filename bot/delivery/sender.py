@@ -19,6 +19,8 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiohttp import ClientConnectorError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bot.db.engine import Database
 from bot.db.types import utcnow
@@ -39,12 +41,22 @@ BACKOFF_CAP_S = 60.0
 # long the queue sits idle after the connection returns.
 NETWORK_PAUSE_CAP_S = 10.0
 IDLE_POLL_S = 1.0
+# Recording a send's outcome is retried this often while the database is unreachable, so a
+# message already sent is not sent again once the database returns.
+STORE_RETRY_CAP_S = 2.0
 
 
 def backoff(attempts: int) -> float:
     """Capped exponential backoff with jitter, so recovering workers do not retry in step."""
     delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
     return delay * random.uniform(0.5, 1.0)
+
+
+def is_database_outage(exc: Exception) -> bool:
+    """True for a lost or refused database connection, as opposed to a rejected statement."""
+    if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+        return False
+    return isinstance(exc, DBAPIError | PoolTimeoutError | OSError)
 
 
 def is_connect_failure(exc: TelegramNetworkError) -> bool:
@@ -109,7 +121,14 @@ class DeliveryWorkers:
                 continue
             # There may be more: let idle workers join in.
             self._wake.set()
-            await self._deliver(claimed)
+            try:
+                await self._deliver(claimed)
+            except Exception:  # noqa: BLE001 - one delivery's fault must not stop the pool
+                # The delivery stays leased and is taken again when the lease runs out.
+                logger.exception(
+                    "Delivery failed unexpectedly: worker=%s delivery_id=%s", number, claimed.id
+                )
+                await asyncio.sleep(IDLE_POLL_S)
 
     async def _idle(self, number: int) -> None:
         """Wait for new work; only the first worker polls, the rest wait to be woken."""
@@ -125,14 +144,14 @@ class DeliveryWorkers:
 
     async def _deliver(self, claimed: ClaimedDelivery) -> None:
         if claimed.announcement_status == "cancelled":
-            await outbox.record_expired(self.db, claimed.id, "cancelled")
+            await self._store(outbox.record_expired, claimed.id, "cancelled")
         elif claimed.relevant_until is not None and claimed.relevant_until <= utcnow():
             logger.info(
                 "Delivery expired: delivery_id=%s announcement_id=%s",
                 claimed.id,
                 claimed.announcement_id,
             )
-            await outbox.record_expired(self.db, claimed.id, "no longer relevant")
+            await self._store(outbox.record_expired, claimed.id, "no longer relevant")
         else:
             await self._send(claimed)
         if self.on_settled is not None:
@@ -155,22 +174,25 @@ class DeliveryWorkers:
                 metrics.SEND_LATENCY.observe(time.monotonic() - started)
                 message_id = message.message_id
                 if index + 1 < len(parts):
-                    await outbox.record_part(self.db, claimed.id, index + 1)
-            await outbox.record_sent(self.db, claimed.id, message_id, len(parts))
+                    await self._store(outbox.record_part, claimed.id, index + 1)
+            await self._store(outbox.record_sent, claimed.id, message_id, len(parts))
             self._network_failures = 0
         except TelegramRetryAfter as exc:
             # The middleware already paused every send; this one goes back in line.
-            await outbox.record_retry(
-                self.db, claimed.id, timedelta(seconds=exc.retry_after), "429 flood control"
+            await self._store(
+                outbox.record_retry,
+                claimed.id,
+                timedelta(seconds=exc.retry_after),
+                "429 flood control",
             )
         except TelegramForbiddenError as exc:
             logger.info(
                 "Recipient unreachable: chat_id=%s reason=%s", claimed.chat_id, exc.message
             )
-            await outbox.record_unreachable(self.db, claimed.id, claimed.chat_id, exc.message)
+            await self._store(outbox.record_unreachable, claimed.id, claimed.chat_id, exc.message)
         except TelegramMigrateToChat as exc:
-            await outbox.record_failed(
-                self.db, claimed.id, f"chat migrated to {exc.migrate_to_chat_id}"
+            await self._store(
+                outbox.record_failed, claimed.id, f"chat migrated to {exc.migrate_to_chat_id}"
             )
         except TelegramBadRequest as exc:
             logger.warning(
@@ -179,11 +201,32 @@ class DeliveryWorkers:
                 claimed.chat_id,
                 exc.message,
             )
-            await outbox.record_failed(self.db, claimed.id, exc.message)
+            await self._store(outbox.record_failed, claimed.id, exc.message)
         except TelegramServerError as exc:
             await self._retry(claimed, f"server error: {exc.message}")
         except TelegramNetworkError as exc:
             await self._network_error(claimed, exc)
+
+    async def _store(self, write: Callable[..., Awaitable[None]], *args: object) -> None:
+        """Record an outcome, waiting out a database outage rather than losing what happened."""
+        attempt = 0
+        while True:
+            try:
+                await write(self.db, *args)
+                return
+            except Exception as exc:
+                if not is_database_outage(exc):
+                    raise
+                attempt += 1
+                logger.warning(
+                    "Delivery outcome not stored, retrying: write=%s delivery_id=%s attempt=%s "
+                    "error=%s",
+                    write.__name__,
+                    args[0],
+                    attempt,
+                    exc,
+                )
+                await asyncio.sleep(min(STORE_RETRY_CAP_S, 0.25 * 2**attempt))
 
     async def _wait_for_slot(self, claimed: ClaimedDelivery, part: int) -> bool:
         """Wait for a send slot; on a long wait hand the delivery back, still unsent."""
@@ -192,7 +235,7 @@ class DeliveryWorkers:
                 self.limiter.acquire(claimed.chat_id, Priority.BROADCAST), SLOT_WAIT_S
             )
         except TimeoutError:
-            await outbox.record_retry(self.db, claimed.id, timedelta(0), "waited for a slot")
+            await self._store(outbox.record_retry, claimed.id, timedelta(0), "waited for a slot")
             return False
         slot_granted.set(True)
         return True
@@ -206,7 +249,7 @@ class DeliveryWorkers:
                 claimed.chat_id,
                 exc.message,
             )
-            await outbox.record_uncertain(self.db, claimed.id, exc.message)
+            await self._store(outbox.record_uncertain, claimed.id, exc.message)
             return
         self._network_failures += 1
         # The Bot API is unreachable: hold every worker rather than churn through the queue,
@@ -225,4 +268,4 @@ class DeliveryWorkers:
             delay,
             error,
         )
-        await outbox.record_retry(self.db, claimed.id, timedelta(seconds=delay), error)
+        await self._store(outbox.record_retry, claimed.id, timedelta(seconds=delay), error)
