@@ -32,9 +32,12 @@ class ClaimedDelivery:
     relevant_until: datetime | None
     announcement_status: str
     language: str
+    scheduled_for: datetime
 
 
-async def claim_next(db: Database, *, lease: timedelta) -> ClaimedDelivery | None:
+async def claim_next(
+    db: Database, *, lease: timedelta, probe: bool = True
+) -> ClaimedDelivery | None:
     """Take the oldest due delivery and lease it to this worker.
 
     A delivery in `sending` whose lease ran out belongs to a worker that died mid-send; it is
@@ -43,7 +46,8 @@ async def claim_next(db: Database, *, lease: timedelta) -> ClaimedDelivery | Non
     serialises writers anyway.
     """
     now = utcnow()
-    if not await _any_due(db, now):
+    # An idle worker looks first without the write lock; a busy one goes straight on.
+    if probe and not await _any_due(db, now):
         return None
     async with db.transaction() as session:
         candidate = (
@@ -78,6 +82,7 @@ async def claim_next(db: Database, *, lease: timedelta) -> ClaimedDelivery | Non
             relevant_until=announcement.relevant_until,
             announcement_status=announcement.status.value,
             language=language or "en",
+            scheduled_for=announcement.scheduled_for,
         )
 
 
@@ -125,6 +130,18 @@ async def record_unreachable(db: Database, delivery_id: int, chat_id: int, error
             .values(status=DeliveryStatus.UNREACHABLE, error=error)
         )
     await _finish(db, delivery_id, DeliveryStatus.UNREACHABLE, error=error)
+
+
+async def mark_delayed(db: Database, announcement_id: int) -> None:
+    """Mark an announcement late, so every copy still to be sent carries the late mark."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Announcement)
+            .where(Announcement.id == announcement_id, Announcement.delayed.is_(False))
+            .values(delayed=True)
+        )
+    if result.rowcount:
+        logger.info("Announcement marked delayed: announcement_id=%s", announcement_id)
 
 
 async def record_failed(db: Database, delivery_id: int, error: str) -> None:

@@ -41,6 +41,9 @@ BACKOFF_CAP_S = 60.0
 # long the queue sits idle after the connection returns.
 NETWORK_PAUSE_CAP_S = 10.0
 IDLE_POLL_S = 1.0
+# A copy held up this long after its announcement's time by an unreachable Bot API carries the
+# late mark, like an announcement that fanned out late.
+LATE_AFTER = timedelta(seconds=60)
 # Recording a send's outcome is retried this often while the database is unreachable, so a
 # message already sent is not sent again once the database returns.
 STORE_RETRY_CAP_S = 2.0
@@ -87,6 +90,8 @@ class DeliveryWorkers:
         self.on_settled = on_settled
         self._wake = asyncio.Event()
         self._network_failures = 0
+        # Announcements this process marked late; a copy claimed before the mark sees it here.
+        self._marked_late: set[int] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -105,17 +110,19 @@ class DeliveryWorkers:
             logger.info("Delivery workers stopped")
 
     async def _work(self, number: int) -> None:
+        idle = True
         while True:
             pause = self.limiter.pause_remaining()
             if pause > 0:
                 await asyncio.sleep(pause)
                 continue
             try:
-                claimed = await outbox.claim_next(self.db, lease=self.lease)
+                claimed = await outbox.claim_next(self.db, lease=self.lease, probe=idle)
             except Exception:  # noqa: BLE001 - the database may be restarting; keep the worker
                 logger.exception("Outbox claim failed: worker=%s", number)
                 await asyncio.sleep(IDLE_POLL_S)
                 continue
+            idle = claimed is None
             if claimed is None:
                 await self._idle(number)
                 continue
@@ -161,9 +168,13 @@ class DeliveryWorkers:
         parts = render_parts(claimed.text, delayed=claimed.delayed, language=claimed.language)
         try:
             message_id = 0
-            for index in range(claimed.parts_sent, len(parts)):
+            index = claimed.parts_sent
+            while index < len(parts):
                 if not await self._wait_for_slot(claimed, index):
                     return
+                if index == 0 and claimed.announcement_id in self._marked_late:
+                    # The announcement was marked late while this copy waited for its slot.
+                    parts = render_parts(claimed.text, delayed=True, language=claimed.language)
                 started = time.monotonic()
                 message = await self.bot.send_message(
                     claimed.chat_id,
@@ -175,6 +186,7 @@ class DeliveryWorkers:
                 message_id = message.message_id
                 if index + 1 < len(parts):
                     await self._store(outbox.record_part, claimed.id, index + 1)
+                index += 1
             await self._store(outbox.record_sent, claimed.id, message_id, len(parts))
             self._network_failures = 0
         except TelegramRetryAfter as exc:
@@ -219,8 +231,7 @@ class DeliveryWorkers:
                     raise
                 attempt += 1
                 logger.warning(
-                    "Delivery outcome not stored, retrying: write=%s delivery_id=%s attempt=%s "
-                    "error=%s",
+                    "Delivery outcome not stored, retrying: write=%s id=%s attempt=%s error=%s",
                     write.__name__,
                     args[0],
                     attempt,
@@ -269,3 +280,6 @@ class DeliveryWorkers:
             error,
         )
         await self._store(outbox.record_retry, claimed.id, timedelta(seconds=delay), error)
+        if not claimed.delayed and utcnow() - claimed.scheduled_for > LATE_AFTER:
+            self._marked_late.add(claimed.announcement_id)
+            await self._store(outbox.mark_delayed, claimed.announcement_id)
