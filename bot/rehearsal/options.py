@@ -1,0 +1,84 @@
+"""Options of `micropop rehearse`, with the checks that turn bad values into one clear error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+FAULTS = ("uplink-drop", "printer-offline", "flood-429", "bot-restart")
+# A 4-hour night (19:00 to 23:00) in about one minute.
+DEFAULT_SPEED = 240.0
+DEFAULT_ATTENDEES = 150
+# One Eddystone-URL beacon at the door for the short link, one text beacon by the stage.
+DEFAULT_BEACONS = "sim:entrance=eddystone,sim:stage=nus"
+DEFAULT_REPORT = Path("rehearsal-report")
+
+
+@dataclass
+class RehearsalOptions:
+    """Everything a rehearsal run takes; the defaults need no configuration."""
+
+    directory: Path | None = None
+    report: Path | None = None
+    attendees: int = DEFAULT_ATTENDEES
+    speed: float = DEFAULT_SPEED
+    faults: tuple[str, ...] = ()
+    beacons: str = DEFAULT_BEACONS
+    printer: str | None = None
+    seed: int = 1
+    json_output: bool = False
+    # The Rich live status; tests and non-terminals may turn it off.
+    live: bool = True
+
+    def report_dir(self) -> Path:
+        if self.report is not None:
+            return self.report
+        if self.directory is not None:
+            return self.directory / "report"
+        return DEFAULT_REPORT
+
+    def printer_uri(self) -> str:
+        """Return the venue printer URI: the given one, or PNG previews in the report."""
+        if self.printer:
+            return self.printer
+        return f"preview://{(self.report_dir() / 'prints').resolve()}"
+
+    @property
+    def simulated_printer(self) -> bool:
+        return self.printer_uri().startswith("preview://")
+
+
+def parse_faults(text: str) -> tuple[str, ...]:
+    """Parse `--faults`: names separated by commas, or `all`; raise ConfigError otherwise."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if names == ["all"]:
+        return FAULTS
+    unknown = [name for name in names if name not in FAULTS]
+    if unknown:
+        raise ConfigError(
+            f"Unknown fault {unknown[0]!r}: use all, or a comma-separated list of "
+            f"{', '.join(FAULTS)}"
+        )
+    return tuple(name for name in FAULTS if name in names)
+
+
+def check(options: RehearsalOptions) -> None:
+    """Raise ConfigError naming the first option a rehearsal cannot run with."""
+    if not 1 <= options.attendees <= 5000:
+        raise ConfigError(f"Invalid --attendees {options.attendees}: use 1 to 5000")
+    if not 0.5 <= options.speed <= 2000:
+        raise ConfigError(
+            f"Invalid --speed {options.speed:g}: use 0.5 to 2000 (1 is real time, "
+            f"{DEFAULT_SPEED:g} runs the 4-hour night in one minute)"
+        )
+    from hardware.beacons import parse_beacons
+    from hardware.errors import ConfigError as HardwareConfigError
+    from hardware.printing import parse_printer_uri
+
+    try:
+        parse_beacons(options.beacons)
+        parse_printer_uri(options.printer_uri())
+    except HardwareConfigError as exc:
+        raise ConfigError(str(exc).replace("MICROPOP_HW_BEACONS", "--beacons")) from None
