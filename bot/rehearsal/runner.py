@@ -1,66 +1,253 @@
-"""`micropop rehearse`: play a night against the emulator and report what happened."""
+"""`micropop rehearse`: play a whole night on one machine and report what happened.
+
+The real bot service runs on SQLite against the built-in Bot API emulator with Telegram's
+limits. The real venue daemon runs in-process with simulated beacons and a preview printer.
+The organisers set up the night through the console, and simulated guests arrive, browse and
+rush the drop. Afterwards the figures are checked against the night's invariants.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 import tempfile
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from rich.console import Console
 
-from bot import links
+from bot.db.engine import Database, create_database
 from bot.emulator import RateLimits
-from bot.links import Link, LinkKind
-from bot.rehearsal.stage import Stage
-from bot.services import events
-from bot.services.events import EventFields
+from bot.errors import ConfigError
+from bot.logs import QUIET_LOGGERS, RedactingFilter
+from bot.rehearsal import options as rehearsal_options
+from bot.rehearsal.arrivals import Arrivals
+from bot.rehearsal.clock import NightClock
+from bot.rehearsal.crowd import Crowd, plan
+from bot.rehearsal.faults import FaultInjector, segment_needs
+from bot.rehearsal.night import Night, NightResult, collect, settle, unfinished_updates
+from bot.rehearsal.options import RehearsalOptions
+from bot.rehearsal.organiser import Organiser
+from bot.rehearsal.progress import LiveStatus
+from bot.rehearsal.report import write_report
+from bot.rehearsal.script import CLOSE_AT, EVENT_TITLE, NightScript, tempo
+from bot.rehearsal.stage import BOT_TOKEN, Stage
+from bot.rehearsal.summary import print_summary
+from bot.rehearsal.timeline import Timeline
+from bot.rehearsal.venue import VenueRig, venue_tokens
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["RehearsalOptions", "run_rehearsal"]
 
-@dataclass
-class RehearsalOptions:
-    directory: Path | None = None
-    attendees: int = 150
-    json_output: bool = False
+# The venue's public domain as beacons show it. It is reserved for documentation (RFC 2606),
+# so nothing is ever sent there, because guests in the rehearsal request the same path on the
+# bot's web port on 127.0.0.1. Its ".com/" ending takes one of the 17 bytes an Eddystone-URL
+# frame carries.
+PUBLIC_URL = "https://example.com"
+# Files of an earlier run in the rehearsal directory, replaced on every run.
+OLD_FILES = ("micropop.sqlite3", "hardware.sqlite3")
+CROWD_GRACE_S = 90.0
 
 
 async def run_rehearsal(options: RehearsalOptions) -> int:
-    """Run the rehearsal; return the process exit status (0 when every invariant held)."""
+    """Run the rehearsal and return the exit status.
+
+    The status is 0 when every invariant held, 1 when one broke, and 2 for invalid options.
+    """
     console = Console(stderr=options.json_output)
+    try:
+        rehearsal_options.check(options)
+    except ConfigError as exc:
+        console.print(f"[red]micropop rehearse: {exc}[/]", highlight=False)
+        return 2
+
+    report_dir = options.report_dir()
+    _clear_outputs(report_dir)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="micropop-rehearsal-") as scratch:
-        directory = options.directory or Path(scratch)
-        directory.mkdir(parents=True, exist_ok=True)
-        async with Stage.on_sqlite(directory, limits=RateLimits()) as stage:
-            return await _play(stage, console)
+        workdir = options.directory or Path(scratch)
+        _clear_database(workdir)
+        with _log_to(report_dir / "rehearsal.log"):
+            result = await _rehearse(options, workdir, report_dir, console)
+    result.figures["timing"]["wall_time_s"] = round(time.monotonic() - started, 1)
+
+    figures = result.figures
+    (report_dir / "figures.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
+    write_report(report_dir, figures, result.series)
+    print_summary(console, figures, report_dir)
+    if options.json_output:
+        print(json.dumps(figures, ensure_ascii=False))
+    return 0 if figures["verdict"] == "pass" else 1
 
 
-async def _play(stage: Stage, console: Console) -> int:
-    event = await events.create_event(
-        stage.bot.db,
-        EventFields(title="Night Market", venue_name="Hall 7", venue_address="Dock St 1"),
+async def _rehearse(
+    options: RehearsalOptions, workdir: Path, report_dir: Path, console: Console
+) -> NightResult:
+    clock = NightClock(options.speed, tempo(options.attendees, segment_needs(options.faults)))
+    timeline = Timeline(clock)
+    overrides: dict[str, Any] = {
+        "venue_tokens": venue_tokens(),
+        "public_base_url": PUBLIC_URL,
+        # The rehearsal polls the emulator; a webhook from the environment would not work.
+        "webhook_url": "",
+    }
+    status = LiveStatus(console, clock, timeline, options.live)
+    async with Stage.on_sqlite(workdir, limits=RateLimits(), **overrides) as stage:
+        monitor = create_database(stage.database_url)
+        venue = VenueRig(stage, workdir, options.beacons, options.printer_uri(), timeline)
+        http = aiohttp.ClientSession()
+        try:
+            with status:
+                started = time.monotonic()
+                night = await _set_up(options, stage, monitor, venue, http, timeline, report_dir)
+                status.counters.stock = night.script.stock
+                setup_s = time.monotonic() - started
+                settle_s = await _play(night, status)
+                return await collect(
+                    night, {"setup_s": round(setup_s, 1), "settle_s": round(settle_s, 1)}
+                )
+        finally:
+            await http.close()
+            await venue.stop()
+            await monitor.dispose()
+            if not _emulator_running(stage):
+                # A fault may have left the Bot API cut; the stage stops a running emulator.
+                await stage.restore_uplink()
+
+
+async def _set_up(
+    options: RehearsalOptions,
+    stage: Stage,
+    monitor: Database,
+    venue: VenueRig,
+    http: aiohttp.ClientSession,
+    timeline: Timeline,
+    report_dir: Path,
+) -> Night:
+    """Start the venue, let the organisers set up, print the poster and plan the crowd."""
+    clock = timeline.clock
+    await venue.start()
+    organiser = Organiser(stage, monitor, timeline)
+    script = NightScript(stage, organiser, clock, timeline, options.attendees)
+    await script.set_up()
+
+    arrivals = Arrivals(stage, venue, http, timeline, report_dir)
+    arrivals.prepare(script.event_id or 0, EVENT_TITLE)
+    crowd = Crowd(stage, arrivals, clock, timeline, plan(options.attendees, options.seed))
+    faults = FaultInjector(
+        options.faults,
+        stage,
+        venue,
+        monitor,
+        clock,
+        timeline,
+        lambda: unfinished_updates(monitor, {**organiser.updates, **crowd.updates}),
     )
-    secret = stage.bot.settings.signing_secret.get_secret_value()
-    payload = links.encode(Link(LinkKind.EVENT, event.id, "qr"), secret)
-    ada = stage.emulator.user(1, "Ada", language_code="en")
-
-    console.rule("An attendee scans the printed QR code")
-    console.print(f"[dim]deep link: {links.deep_link(stage.emulator.bot_username, payload)}")
-    stage.emulator.send_start(ada, payload)
-    reply = await stage.emulator.wait_for_message(ada.id)
-    _print_exchange(console, f"/start {payload}", reply.get("text", ""))
-
-    stage.emulator.send_text(ada, "/help")
-    help_reply = await stage.emulator.wait_for_message(
-        ada.id, lambda m: "/map" in m.get("text", "")
+    return Night(
+        options, stage, monitor, venue, clock, timeline, script, organiser, arrivals, crowd, faults
     )
-    _print_exchange(console, "/help", help_reply["text"])
-    console.rule("Rehearsal finished")
-    return 0
 
 
-def _print_exchange(console: Console, sent: str, received: str) -> None:
-    console.print(f"[bold cyan]attendee >[/] {sent}")
-    for line in received.splitlines() or [""]:
-        console.print(f"[bold green]bot      <[/] {line}", markup=True, highlight=False)
+async def _play(night: Night, status: LiveStatus) -> float:
+    """Run the night from doors to close, then wait until it settled; return how long that took."""
+    clock, timeline = night.clock, night.timeline
+    clock.start()
+    timeline.add(
+        "cue",
+        f"Doors open: {night.options.attendees} guests expected, "
+        f"the night takes {clock.offset(CLOSE_AT):.0f} s",
+    )
+    await night.script.open_doors()
+    sources = {"crowd": night.crowd, "venue": night.venue}
+    follow = asyncio.create_task(status.follow(night.monitor, night.stage.emulator, sources))
+    tasks = [
+        asyncio.create_task(night.crowd.run(night.script.drop_id), name="crowd"),
+        asyncio.create_task(night.script.live_set(), name="live-set"),
+        asyncio.create_task(night.faults.run(), name="faults"),
+    ]
+
+    await clock.sleep_until(CLOSE_AT)
+    timeline.add("cue", "Doors close")
+    await _finish(tasks, timeline)
+    settle_s = await settle(night.monitor, night.venue, timeline)
+    names = {**night.organiser.updates, **night.crowd.updates}
+    unfinished = await unfinished_updates(night.monitor, names)
+    if unfinished:
+        # The bot's shutdown waits for these handlers, up to its drain timeout.
+        timeline.add("bot", f"Handlers still running at close: {'; '.join(unfinished)}")
+    follow.cancel()
+    await asyncio.gather(follow, return_exceptions=True)
+    return settle_s
+
+
+async def _finish(tasks: list[asyncio.Task[None]], timeline: Timeline) -> None:
+    """Give the night's tasks time to end after close, and report those that failed."""
+    done, pending = await asyncio.wait(tasks, timeout=CROWD_GRACE_S)
+    for task in pending:
+        timeline.add(
+            "problem", f"{task.get_name()} still running {CROWD_GRACE_S:.0f} s after close"
+        )
+        task.cancel()
+    for task in done:
+        error = task.exception()
+        if error is not None:
+            logger.error("Rehearsal task failed: task=%s", task.get_name(), exc_info=error)
+            timeline.add("problem", f"{task.get_name()} failed: {error!r}")
+
+
+def _emulator_running(stage: Stage) -> bool:
+    try:
+        stage.emulator.base_url  # noqa: B018 - the property raises while stopped
+    except RuntimeError:
+        return False
+    return True
+
+
+def _clear_outputs(report_dir: Path) -> None:
+    """Remove the outputs of an earlier run, so the report shows this run only."""
+    for name in ("figures.json", "report.html", "poster.png", "rehearsal.log"):
+        (report_dir / name).unlink(missing_ok=True)
+    for folder in ("prints", "prints.offline"):
+        path = report_dir / folder
+        if path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            for picture in path.glob("*.png*"):
+                picture.unlink()
+    report_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _clear_database(workdir: Path) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in OLD_FILES:
+        for suffix in ("", "-wal", "-shm"):
+            (workdir / f"{name}{suffix}").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _log_to(path: Path) -> Iterator[None]:
+    """Send every log record of the run to a file, and none to the terminal."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # The rehearsal's tokens are throwaway, but the log is kept, so redact them anyway.
+    handler.addFilter(RedactingFilter([BOT_TOKEN]))
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    quieted = {name: logging.getLogger(name).level for name in (*QUIET_LOGGERS, "aiogram.event")}
+    for name in quieted:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        handler.close()
+        root.handlers[:], root.level = saved
+        for name, level in quieted.items():
+            logging.getLogger(name).setLevel(level)
