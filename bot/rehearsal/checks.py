@@ -28,6 +28,7 @@ def check_night(figures: dict[str, Any], expected: list[str]) -> list[Invariant]
         _no_missed_announcement(figures["per_announcement"], expected),
         _no_limit_exceeded(figures["limits"]),
         _faults_recovered(figures["faults"]),
+        _everything_settled(figures["unsettled"]),
         _script_completed(figures),
     ]
 
@@ -123,6 +124,11 @@ def _faults_recovered(faults: list[dict[str, Any]]) -> Invariant:
         "not recovered: " + "; ".join(broken) if broken else f"{len(faults)} faults, all recovered"
     )
     return Invariant("faults recovered", not broken, detail if faults else "no faults injected")
+
+
+def _everything_settled(unsettled: list[str]) -> Invariant:
+    detail = "still waiting: " + "; ".join(unsettled) if unsettled else "nothing left waiting"
+    return Invariant("everything settled", not unsettled, detail)
 
 
 def _script_completed(figures: dict[str, Any]) -> Invariant:

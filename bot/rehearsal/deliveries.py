@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.emulator import BotAPIEmulator
@@ -30,6 +31,7 @@ class AnnouncementFigures:
     night: str
     status: str
     counts: dict[str, int]
+    fanned_out_at: datetime | None = None
     accepted: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     duplicates: int = 0
@@ -95,6 +97,7 @@ def reconcile(
             night=clock.label(clock.minute(clock.to_monotonic(announcement.scheduled_for))),
             status=announcement.status,
             counts=dict(Counter(row.status for row in rows)),
+            fanned_out_at=announcement.fanned_out_at,
         )
         for row in rows:
             totals[row.status] += 1
@@ -143,7 +146,7 @@ def _missing_rows(records: NightRecords, guests: list[Guest]) -> list[str]:
     return missing
 
 
-def _due(announcement: AnnouncementRow, row: DeliveryRow):  # type: ignore[no-untyped-def]
+def _due(announcement: AnnouncementRow, row: DeliveryRow) -> datetime:
     """When a delivery was due: the announcement's time, or its catch-up for a late arrival."""
     fanned = announcement.fanned_out_at
     if fanned is not None and row.created_at > fanned:

@@ -93,12 +93,26 @@ def limit_figures(inputs: NightInputs) -> dict[str, Any]:
         "ceiling_per_s": global_ceiling,
         "rate_vs_ceiling": round(max_global / global_ceiling, 3),
         "max_sends_per_private_chat_per_s": max_private,
+        "min_private_chat_gap_s": _min_private_gap(stats.accepted),
         "ceiling_per_private_chat_per_s": private_ceiling,
         "max_sends_per_group_per_min": max_group,
         "ceiling_per_group_per_min": group_ceiling,
         "accepted_sends": len(stats.accepted),
         "rejected_by_limits": rejected[:20],
     }
+
+
+def _min_private_gap(accepted: list[Any]) -> float | None:
+    """Return the shortest time between two accepted sends to one private chat."""
+    last: dict[int, float] = {}
+    gaps = []
+    for send in accepted:
+        if send.chat_type != "private":
+            continue
+        if send.chat_id in last:
+            gaps.append(send.at - last[send.chat_id])
+        last[send.chat_id] = send.at
+    return round(min(gaps), 3) if gaps else None
 
 
 def claim_figures(inputs: NightInputs) -> dict[str, Any]:

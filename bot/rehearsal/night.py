@@ -64,7 +64,15 @@ async def unfinished_updates(monitor: Database, names: dict[int, str]) -> list[s
         return [names.get(update_id, f"update {update_id}") for update_id in rows]
 
 
-async def settle(monitor: Database, venue: VenueRig, timeline: Timeline) -> float:
+@dataclass(frozen=True)
+class Settled:
+    """How long after close the night took to settle, and what was still unsettled."""
+
+    seconds: float
+    waiting: list[str]
+
+
+async def settle(monitor: Database, venue: VenueRig, timeline: Timeline) -> Settled:
     """Wait until deliveries, prints, the venue feed and the beacons are all done."""
     started = time.monotonic()
     waiting: list[str] = []
@@ -73,12 +81,12 @@ async def settle(monitor: Database, venue: VenueRig, timeline: Timeline) -> floa
         if not waiting:
             elapsed = time.monotonic() - started
             timeline.add("bot", f"Everything settled {elapsed:.1f} s after doors closed")
-            return elapsed
+            return Settled(elapsed, [])
         await asyncio.sleep(0.25)
     timeline.add(
         "problem", f"Not settled {SETTLE_TIMEOUT_S:.0f} s after close: {', '.join(waiting)}"
     )
-    return time.monotonic() - started
+    return Settled(time.monotonic() - started, waiting)
 
 
 async def _still_waiting(monitor: Database, venue: VenueRig) -> list[str]:
@@ -127,19 +135,20 @@ class Night:
     faults: FaultInjector
 
 
-async def collect(night: Night, timing: dict[str, float]) -> NightResult:
+async def collect(night: Night, settled: Settled, timing: dict[str, float]) -> NightResult:
     """Read the night back from the database, the emulator and the venue; check invariants."""
     records = await NightRecords.load(night.monitor)
     guests = night.crowd.guests
     ledger = reconcile(
         records, night.stage.emulator, night.clock, guests, night.script.expected_texts()
     )
-    _add_announcement_entries(night.timeline, ledger, records, night.clock)
+    _add_announcement_entries(night.timeline, ledger, night.clock)
 
     inputs = NightInputs(
         records, ledger, night.stage.emulator, night.clock, guests, night.venue, night.script.stock
     )
     figures = _figures(inputs, night)
+    figures["unsettled"] = settled.waiting
     figures["timing"] = {
         **timing,
         "speed": night.options.speed,
@@ -203,16 +212,14 @@ def _figures(inputs: NightInputs, night: Night) -> dict[str, Any]:
 
 
 def _add_announcement_entries(
-    timeline: Timeline, ledger: DeliveryLedger, records: NightRecords, clock: NightClock
+    timeline: Timeline, ledger: DeliveryLedger, clock: NightClock
 ) -> None:
-    fanned = {row.id: row.fanned_out_at for row in records.announcements}
     for item in ledger.announcements:
-        moment = fanned.get(item.id)
-        if moment is not None:
+        if item.fanned_out_at is not None:
             timeline.add(
                 "bot",
-                f"{item.name} fanned out ({sum(item.counts.values())} deliveries so far)",
-                monotonic=clock.to_monotonic(moment),
+                f"{item.name} fanned out ({sum(item.counts.values())} deliveries by the end)",
+                monotonic=clock.to_monotonic(item.fanned_out_at),
                 live=False,
             )
         if item.accepted:
@@ -242,9 +249,9 @@ def _series(
             broadcast[int(at)] += 1
 
     markers = [
-        (round(min(item.accepted) - clock.origin, 2), item.name)
+        (round(clock.to_monotonic(item.fanned_out_at) - clock.origin, 2), item.name)
         for item in ledger.announcements
-        if item.accepted
+        if item.fanned_out_at is not None
     ]
     windows = [
         (record.injected_at, record.lifted_at or record.injected_at, record.name)

@@ -41,7 +41,7 @@ def sends_svg(series: dict[str, Any]) -> str:
     parts.append(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(ceiling):.1f}" y2="{y(ceiling):.1f}" '
         'stroke="#c33" stroke-dasharray="6 4"/>'
-        f'<text x="{WIDTH - RIGHT - 4}" y="{y(ceiling) - 4:.1f}" text-anchor="end" '
+        f'<text x="{LEFT + 4}" y="{y(ceiling) - 4:.1f}" '
         f'font-size="11" fill="#c33">Telegram ceiling {ceiling:g}/s</text>'
     )
     for at, name in series["markers"]:

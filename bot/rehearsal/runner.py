@@ -30,7 +30,14 @@ from bot.rehearsal.arrivals import Arrivals
 from bot.rehearsal.clock import NightClock
 from bot.rehearsal.crowd import Crowd, plan
 from bot.rehearsal.faults import FaultInjector, segment_needs
-from bot.rehearsal.night import Night, NightResult, collect, settle, unfinished_updates
+from bot.rehearsal.night import (
+    Night,
+    NightResult,
+    Settled,
+    collect,
+    settle,
+    unfinished_updates,
+)
 from bot.rehearsal.options import RehearsalOptions
 from bot.rehearsal.organiser import Organiser
 from bot.rehearsal.progress import LiveStatus
@@ -108,10 +115,9 @@ async def _rehearse(
                 night = await _set_up(options, stage, monitor, venue, http, timeline, report_dir)
                 status.counters.stock = night.script.stock
                 setup_s = time.monotonic() - started
-                settle_s = await _play(night, status)
-                return await collect(
-                    night, {"setup_s": round(setup_s, 1), "settle_s": round(settle_s, 1)}
-                )
+                settled = await _play(night, status)
+                timing = {"setup_s": round(setup_s, 1), "settle_s": round(settled.seconds, 1)}
+                return await collect(night, settled, timing)
         finally:
             await http.close()
             await venue.stop()
@@ -154,8 +160,8 @@ async def _set_up(
     )
 
 
-async def _play(night: Night, status: LiveStatus) -> float:
-    """Run the night from doors to close, then wait until it settled; return how long that took."""
+async def _play(night: Night, status: LiveStatus) -> Settled:
+    """Run the night from doors to close, then wait until everything settled."""
     clock, timeline = night.clock, night.timeline
     clock.start()
     timeline.add(
@@ -175,7 +181,7 @@ async def _play(night: Night, status: LiveStatus) -> float:
     await clock.sleep_until(CLOSE_AT)
     timeline.add("cue", "Doors close")
     await _finish(tasks, timeline)
-    settle_s = await settle(night.monitor, night.venue, timeline)
+    settled = await settle(night.monitor, night.venue, timeline)
     names = {**night.organiser.updates, **night.crowd.updates}
     unfinished = await unfinished_updates(night.monitor, names)
     if unfinished:
@@ -183,7 +189,7 @@ async def _play(night: Night, status: LiveStatus) -> float:
         timeline.add("bot", f"Handlers still running at close: {'; '.join(unfinished)}")
     follow.cancel()
     await asyncio.gather(follow, return_exceptions=True)
-    return settle_s
+    return settled
 
 
 async def _finish(tasks: list[asyncio.Task[None]], timeline: Timeline) -> None:

@@ -53,6 +53,7 @@ def good_night() -> dict[str, Any]:
         "faults": [],
         "organiser_steps": [{"name": "event", "detail": "/event Night", "ok": True}],
         "venue_problem": None,
+        "unsettled": [],
     }
 
 
@@ -88,6 +89,7 @@ def test_good_night_breaks_nothing() -> None:
         ("limits.max_sends_per_s", 31, "no limit exceeded"),
         ("limits.max_sends_per_group_per_min", 21, "no limit exceeded"),
         ("venue_problem", "daemon crashed", "script completed"),
+        ("unsettled", ["6 print jobs not reported printed"], "everything settled"),
     ],
 )
 def test_failure_breaks_its_invariant(path: str, value: Any, invariant: str) -> None:

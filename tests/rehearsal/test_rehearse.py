@@ -161,7 +161,13 @@ def test_every_fault_recovered(faulty_night) -> None:
 
 @pytest.mark.parametrize(
     "invariant",
-    ["no lost message", "no oversell", "no duplicate receipt", "no missed announcement"],
+    [
+        "no lost message",
+        "no oversell",
+        "no duplicate receipt",
+        "no missed announcement",
+        "everything settled",
+    ],
 )
 def test_faults_keep_invariant(faulty_night, invariant: str) -> None:
     _, figures = faulty_night
