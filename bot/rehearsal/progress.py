@@ -132,7 +132,8 @@ class LiveStatus:
             "429s",
             "now",
         ):
-            table.add_column(column)
+            # The last column takes what is left of the line rather than wrapping it.
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
         table.add_row(
             night,
             f"{counters.arrived}/{counters.planned}",
