@@ -22,7 +22,7 @@ from bot.rehearsal.stage import Stage
 from bot.rehearsal.timeline import Timeline
 from bot.rehearsal.uplink import UplinkRelay
 from hardware import sim
-from hardware.beacons import parse_beacons
+from hardware.beacons import SIM_PREFIX, parse_beacons
 from hardware.config import DaemonConfig
 from hardware.daemon import run_daemon
 from hardware.printing import parse_printer_uri
@@ -79,8 +79,10 @@ class VenueRig:
     async def start(self) -> None:
         if self.preview_dir is not None:
             self.preview_dir.mkdir(parents=True, exist_ok=True)
+        # Simulated beacons live as long as the process, so a new night starts with fresh ones.
+        sim.registry.clear()
         for spec in parse_beacons(self.beacons):
-            if spec.address.startswith(sim.SIM_PREFIX):
+            if spec.address.startswith(SIM_PREFIX):
                 sim.registry.get(spec.address, spec.profile)
         await self.relay.start()
         config = DaemonConfig(
