@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -120,7 +121,8 @@ class NightClock:
     def label(self, minute: float | None = None) -> str:
         """Return the night's clock time of a minute, e.g. 21:00, wrapping past midnight."""
         value = self.minute() if minute is None else minute
-        total = int(DOORS_MINUTES + max(value, -DOORS_MINUTES)) % (24 * 60)
+        # The epsilon keeps 89.9999999 (a time converted back and forth) from showing 20:29.
+        total = math.floor(DOORS_MINUTES + max(value, -DOORS_MINUTES) + 1e-6) % (24 * 60)
         return f"{total // 60:02d}:{total % 60:02d}"
 
     def whole_minutes(self, minute: float, now: datetime) -> int | None:
