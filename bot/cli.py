@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from bot.errors import ConfigError
+from bot.rehearsal.options import DEFAULT_ATTENDEES, DEFAULT_BEACONS, DEFAULT_SPEED
 from bot.settings import Settings, load_settings
 
 app = typer.Typer(help="micropop: run a micro-popup night through Telegram.", no_args_is_help=True)
@@ -82,12 +83,14 @@ def rehearse(
         help="Directory for report.html, figures.json, rehearsal.log and the print previews "
         "(default: ./rehearsal-report, or DIR/report with --dir).",
     ),
-    attendees: int = typer.Option(150, "--attendees", help="Simulated guests, 1 to 5000."),
+    attendees: int = typer.Option(
+        DEFAULT_ATTENDEES, "--attendees", help="Simulated guests, 1 to 5000."
+    ),
     speed: float = typer.Option(
-        240.0,
+        DEFAULT_SPEED,
         "--speed",
-        help="How many times faster than real time the 4-hour night runs: 240 takes one "
-        "minute, 1 is real time.",
+        help="How many times faster than real time the 4-hour night runs (240: one minute, "
+        "1: real time). Stretches that need more time under Telegram's limits get it.",
     ),
     faults: str = typer.Option(
         "",
@@ -96,7 +99,7 @@ def rehearse(
         "bot-restart, or all.",
     ),
     beacons: str = typer.Option(
-        "sim:entrance=eddystone,sim:stage=nus",
+        DEFAULT_BEACONS,
         "--beacons",
         help="Venue beacons as ADDRESS=PROFILE pairs; real addresses (AA:BB:CC:DD:EE:FF) are "
         "written over Bluetooth, sim:NAME ones are simulated.",

@@ -23,7 +23,6 @@ from bot.rehearsal.venue import VenueRig
 
 logger = logging.getLogger(__name__)
 
-SOURCES = ("poster", "beacon", "slip", "shared")
 SHORT_LINK_ATTEMPTS = 3
 
 

@@ -17,9 +17,6 @@ from bot.rehearsal.crowd import Guest
 from bot.rehearsal.records import AnnouncementRow, DeliveryRow, NightRecords
 
 TELEGRAM_GLOBAL_PER_S = 30.0
-# Outcomes that account for a delivery without a message: the attendee blocked the bot, or
-# the announcement stopped being relevant before it could be sent.
-ACCOUNTED = ("unreachable", "expired")
 UNSETTLED = ("pending", "sending")
 
 

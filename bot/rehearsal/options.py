@@ -45,10 +45,6 @@ class RehearsalOptions:
             return self.printer
         return f"preview://{(self.report_dir() / 'prints').resolve()}"
 
-    @property
-    def simulated_printer(self) -> bool:
-        return self.printer_uri().startswith("preview://")
-
 
 def parse_faults(text: str) -> tuple[str, ...]:
     """Parse `--faults`: names separated by commas, or `all`; raise ConfigError otherwise."""

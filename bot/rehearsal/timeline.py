@@ -56,8 +56,5 @@ class Timeline:
                 listener(entry)
         return entry
 
-    def problems(self) -> list[Entry]:
-        return [entry for entry in self.entries if entry.kind == "problem"]
-
     def sorted(self) -> list[Entry]:
         return sorted(self.entries, key=lambda entry: entry.at)

@@ -23,18 +23,12 @@ class UplinkRelay:
     def __init__(self, target_port: Callable[[], int | None]) -> None:
         self.target_port = target_port
         self.port = 0
-        self.connections = 0
-        self.cut_count = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def is_cut(self) -> bool:
-        return self._server is None
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
@@ -51,7 +45,6 @@ class UplinkRelay:
         self._writers.clear()
         if server is not None:
             await server.wait_closed()
-        self.cut_count += 1
         logger.warning("Uplink relay cut: port=%s", self.port)
 
     async def restore(self) -> None:
@@ -73,7 +66,6 @@ class UplinkRelay:
             logger.info("Uplink relay target unreachable: port=%s error=%s", port, exc)
             writer.transport.abort()
             return
-        self.connections += 1
         self._writers.update((writer, upstream_writer))
         try:
             await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
