@@ -126,6 +126,7 @@ class BotService:
             "purge-updates": (3600.0, lambda: updates.purge_old(self.db)),
             "expire-holds": (30.0, lambda: run_hold_expiry(self.bot, self.ctx)),
             "retention": (RETENTION_INTERVAL_S, lambda: run_retention(self.bot, self.ctx)),
+            "restore-jobs": (30.0, self._restore_announcement_jobs),
         }
         self._tasks: list[asyncio.Task[Any]] = []
         self._leader_tasks: list[asyncio.Task[Any]] = []
@@ -245,16 +246,24 @@ class BotService:
         """Become the process that runs jobs, from the periodic ones to progress reports."""
         for name, (seconds, _) in self.periodic.items():
             await self.scheduler.ensure_periodic(name, seconds)
-        # An announcement can lack its job: a crash between its commit and the job-store
-        # write, or a leader that died after taking the due job but before the fan-out
-        # committed. Adding each missing job by its fixed id restores it without duplicates.
+        await self._restore_announcement_jobs()
+        await self.scheduler.resume()
+        self._leader_tasks = [asyncio.create_task(task()) for task in self.leader_background]
+
+    async def _restore_announcement_jobs(self) -> int:
+        """Add the job of every scheduled announcement that has none; run by the leader.
+
+        A job goes missing on a crash between the announcement's commit and the job-store
+        write, when a leader dies after taking a due job but before its fan-out commits, and
+        when a fan-out fails (the database is unreachable). Each job has a fixed id and
+        `fan_out` runs once per announcement, so restoring adds no duplicates.
+        """
         restored = await self.scheduler.add_missing_announcements(
-            await announcements.scheduled(self.db)
+            lambda: announcements.scheduled(self.db)
         )
         if restored:
             logger.warning("Announcement jobs restored: count=%s", restored)
-        await self.scheduler.resume()
-        self._leader_tasks = [asyncio.create_task(task()) for task in self.leader_background]
+        return restored
 
     async def _follow(self) -> None:
         """Stop running jobs and leader-only tasks, because another process leads now."""

@@ -18,6 +18,8 @@ import hashlib
 import logging
 import pickle
 import sys
+import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -42,6 +44,9 @@ JOBS_CHANNEL = "micropop_jobs"
 # Transaction-level advisory lock that serialises creating the job table at start-up, where
 # several processes starting together would otherwise race on CREATE TABLE.
 TABLE_LOCK_KEY = 0x6D70_0002
+# Jobs running at once. Each holds a database connection, and a burst of due jobs (a leader
+# taking over a backlog) would otherwise take the whole pool and time out the sends too.
+MAX_RUNNING_JOBS = 4
 
 
 def sync_url(url: str) -> str:
@@ -111,12 +116,25 @@ class _BackgroundScheduler(BackgroundScheduler):
 class LoopExecutor(BaseExecutor):
     """Runs coroutine jobs on a given event loop, from the scheduler's own thread."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, slots: int = MAX_RUNNING_JOBS) -> None:
         super().__init__()
         self._loop = loop
+        self._slots = asyncio.Semaphore(slots)
+        self._active: set[str] = set()
+        self._active_lock = threading.Lock()
+
+    def active_job_ids(self) -> set[str]:
+        """Return the ids of jobs taken from the store and not finished yet."""
+        with self._active_lock:
+            return set(self._active)
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        with self._active_lock:
+            self._active.add(job.id)
+
         def done(future: Future[Any]) -> None:
+            with self._active_lock:
+                self._active.discard(job.id)
             try:
                 events = future.result()
             except BaseException:  # noqa: BLE001 - reported through APScheduler's events
@@ -124,8 +142,13 @@ class LoopExecutor(BaseExecutor):
             else:
                 self._run_job_success(job.id, events)
 
-        coroutine = run_coroutine_job(job, job._jobstore_alias, run_times, self._logger.name)
-        asyncio.run_coroutine_threadsafe(coroutine, self._loop).add_done_callback(done)
+        async def run() -> Any:
+            async with self._slots:
+                return await run_coroutine_job(
+                    job, job._jobstore_alias, run_times, self._logger.name
+                )
+
+        asyncio.run_coroutine_threadsafe(run(), self._loop).add_done_callback(done)
 
 
 class Scheduler:
@@ -139,6 +162,7 @@ class Scheduler:
         self._pending: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-store")
         self._in_flight: list[Future[Any]] = []
+        self._executor: LoopExecutor | None = None
 
     @property
     def running(self) -> bool:
@@ -153,9 +177,10 @@ class Scheduler:
 
         A paused scheduler stores the jobs it is given but runs none until `resume`.
         """
+        self._executor = LoopExecutor(asyncio.get_running_loop())
         self._scheduler = _BackgroundScheduler(
             jobstores={"default": SharedJobStore(engine=self._store_engine, tablename=JOB_TABLE)},
-            executors={"default": LoopExecutor(asyncio.get_running_loop())},
+            executors={"default": self._executor},
             job_defaults={
                 # A job missed while the bot was down runs once, however late; whether it is
                 # still worth sending is decided with the configured grace, not here.
@@ -239,10 +264,20 @@ class Scheduler:
             return
         self.add_periodic(name, seconds)
 
-    async def add_missing_announcements(self, due: list[tuple[int, datetime]]) -> int:
-        """Add a job for each (announcement id, time) that has none; return how many."""
-        stored = set(await self.job_ids())
-        missing = [(id_, when) for id_, when in due if f"announcement:{id_}" not in stored]
+    async def add_missing_announcements(
+        self, load_scheduled: Callable[[], Awaitable[list[tuple[int, datetime]]]]
+    ) -> int:
+        """Add a job for each scheduled (announcement id, time) that has none; return how many.
+
+        A job that is running, or waiting for a free slot to run, counts as present. The jobs
+        are listed before the announcements, so a job that finishes in between is not taken
+        for missing: its announcement is no longer scheduled by then.
+        """
+        known = set(await self.job_ids())
+        if self._executor is not None:
+            known |= self._executor.active_job_ids()
+        due = await load_scheduled()
+        missing = [(id_, when) for id_, when in due if f"announcement:{id_}" not in known]
         for announcement_id, when in missing:
             self.schedule_announcement(announcement_id, when)
         await self.flush()
