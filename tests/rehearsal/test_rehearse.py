@@ -47,9 +47,18 @@ def last_line_json(completed: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def broken_invariants(report: Path, completed: subprocess.CompletedProcess[str]) -> str:
+    """Describe why a rehearsal failed: its broken invariants, or the end of its output."""
+    path = report / "figures.json"
+    if not path.is_file():
+        return completed.stderr[-3000:]
+    figures = json.loads(path.read_text())
+    return "; ".join(f"{i['name']}: {i['detail']}" for i in figures["invariants"] if not i["held"])
+
+
 def test_short_night_exits_zero(cli_run) -> None:
-    completed, _ = cli_run
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    completed, report = cli_run
+    assert completed.returncode == 0, broken_invariants(report, completed)
 
 
 def test_json_is_last_stdout_line(cli_run) -> None:
