@@ -243,7 +243,7 @@ def _log_to(path: Path) -> Iterator[None]:
     saved = (root.handlers[:], root.level)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    # The rehearsal's tokens are throwaway, but the log is kept, so redact them anyway.
+    # The rehearsal's bot token is made up, but the log is kept, so it is redacted like a real one.
     handler.addFilter(RedactingFilter([BOT_TOKEN]))
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
