@@ -53,7 +53,9 @@ async def claim_next(
         candidate = (
             select(Delivery.id)
             .where(Delivery.status.in_(CLAIMABLE), Delivery.next_attempt_at <= now)
-            .order_by(Delivery.announcement_id, Delivery.id)
+            # Oldest first by when the delivery was written (fan-out time), so an announcement
+            # created early but due late never overtakes one already being sent.
+            .order_by(Delivery.created_at, Delivery.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         )

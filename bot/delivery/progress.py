@@ -19,7 +19,7 @@ EDIT_INTERVAL_S = 5.0
 CHECK_INTERVAL_S = 1.0
 
 SendFunction = Callable[[str], Awaitable[int | None]]
-EditFunction = Callable[[int, str], Awaitable[None]]
+EditFunction = Callable[[int, str], Awaitable[int | None]]
 
 
 def describe(announcement_id: int, counts: dict[str, int], *, final: bool) -> str:
@@ -67,11 +67,20 @@ class ProgressReporter:
     async def _show(self, announcement_id: int, text: str) -> None:
         if self._shown.get(announcement_id) == text:
             return
-        message_id = self._messages.get(announcement_id)
+        if announcement_id not in self._messages:
+            # Kept in the announcement row, so a restarted bot edits the same message.
+            self._messages[announcement_id] = await announcements.progress_message(
+                self.db, announcement_id
+            )
+        message_id = self._messages[announcement_id]
         if message_id is None:
-            self._messages[announcement_id] = await self.send(text)
+            shown_in = await self.send(text)
         else:
-            await self.edit(message_id, text)
+            # An edit may come back with another message id (after a group migration).
+            shown_in = await self.edit(message_id, text) or message_id
+        if shown_in != message_id:
+            self._messages[announcement_id] = shown_in
+            await announcements.set_progress_message(self.db, announcement_id, shown_in)
         self._shown[announcement_id] = text
         self._edited_at[announcement_id] = time.monotonic()
 

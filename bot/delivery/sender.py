@@ -41,6 +41,8 @@ BACKOFF_CAP_S = 60.0
 # long the queue sits idle after the connection returns.
 NETWORK_PAUSE_CAP_S = 10.0
 IDLE_POLL_S = 1.0
+# How long a stopping service waits for a send already on its way.
+SHUTDOWN_GRACE_S = 10.0
 # A copy held up this long after its announcement's time by an unreachable Bot API carries the
 # late mark, like an announcement that fanned out late.
 LATE_AFTER = timedelta(seconds=60)
@@ -129,13 +131,30 @@ class DeliveryWorkers:
             # There may be more: let idle workers join in.
             self._wake.set()
             try:
-                await self._deliver(claimed)
+                await self._deliver_shielded(claimed)
             except Exception:  # noqa: BLE001 - one delivery's fault must not stop the pool
                 # The delivery stays leased and is taken again when the lease runs out.
                 logger.exception(
                     "Delivery failed unexpectedly: worker=%s delivery_id=%s", number, claimed.id
                 )
                 await asyncio.sleep(IDLE_POLL_S)
+
+    async def _deliver_shielded(self, claimed: ClaimedDelivery) -> None:
+        """Deliver; when the service stops meanwhile, finish this send before stopping.
+
+        Cancelling mid-send would leave a message Telegram may have accepted recorded as
+        `sending`, and the next start would send it again.
+        """
+        delivery = asyncio.ensure_future(self._deliver(claimed))
+        try:
+            await asyncio.shield(delivery)
+        except asyncio.CancelledError:
+            try:
+                async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                    await delivery
+            except Exception:  # noqa: BLE001 - stopping anyway; the lease covers this send
+                logger.warning("Send unfinished at shutdown: delivery_id=%s", claimed.id)
+            raise
 
     async def _idle(self, number: int) -> None:
         """Wait for new work; only the first worker polls, the rest wait to be woken."""

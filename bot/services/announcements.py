@@ -250,6 +250,23 @@ async def scheduled(db: Database) -> list[tuple[int, datetime]]:
         return [(row.id, row.scheduled_for) for row in rows]
 
 
+async def progress_message(db: Database, announcement_id: int) -> int | None:
+    """Return the id of the organiser group's progress message for an announcement."""
+    async with db.transaction(readonly=True) as session:
+        return await session.scalar(
+            select(Announcement.progress_message_id).where(Announcement.id == announcement_id)
+        )
+
+
+async def set_progress_message(db: Database, announcement_id: int, message_id: int | None):
+    async with db.transaction() as session:
+        await session.execute(
+            update(Announcement)
+            .where(Announcement.id == announcement_id)
+            .values(progress_message_id=message_id)
+        )
+
+
 async def count_recipients(db: Database, event_id: int) -> int:
     async with db.transaction(readonly=True) as session:
         return await _count_recipients(session, event_id)

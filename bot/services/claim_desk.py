@@ -43,7 +43,11 @@ MAX_BATCH = 500
 # race the row lock did not order. The batch is then decided again from scratch.
 MAX_ATTEMPTS = 3
 
-_DROP_COLUMNS = [*Drop.__table__.columns, Event.title.label("event_title")]
+_DROP_COLUMNS = [
+    *Drop.__table__.columns,
+    Event.title.label("event_title"),
+    Event.time_zone.label("event_time_zone"),
+]
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,9 @@ async def _decide_drop(
     if winners:
         earliest = min(presses[index].now for index, _ in winners)
         await _take_units(connection, drop_id, len(winners), earliest)
-        await _insert_claims(session, drop, row.event_title, winners, results, presses)
+        await _insert_claims(
+            session, drop, (row.event_title, row.event_time_zone), winners, results, presses
+        )
     return _fill_replays(drop, results, replays, presses)
 
 
@@ -236,7 +242,7 @@ def _claim_values(
 async def _insert_claims(
     session: AsyncSession,
     drop: DropView,
-    event_title: str,
+    event: tuple[str, str],
     winners: list[tuple[int, dict[str, object]]],
     results: list[ClaimResult],
     presses: list[Press],
@@ -261,7 +267,7 @@ async def _insert_claims(
             hold_expires_at=hold_deadline(press.now, drop.hold_minutes),
         )
         results[index] = replace(results[index], claim=view, receipt_url=url)
-        payload = receipt_print_payload(event_title, drop.title, view.code, press.now, url)
+        payload = receipt_print_payload(event[0], drop.title, view.code, press.now, url, event[1])
         jobs.append(
             {
                 "event_id": drop.event_id,

@@ -83,11 +83,17 @@ async def claim(
 
 
 def receipt_print_payload(
-    event_title: str, item: str, code: str, claimed_at: datetime, link: str
+    event_title: str,
+    item: str,
+    code: str,
+    claimed_at: datetime,
+    link: str,
+    time_zone: str = "UTC",
 ) -> dict[str, str]:
-    """Build what the venue printer needs for a receipt slip."""
+    """Build what the venue printer needs for a receipt slip; times print in `time_zone`."""
     return {
         "event": event_title,
+        "time_zone": time_zone,
         "item": item,
         "code": code,
         "claimed_at": claimed_at.isoformat(),

@@ -14,6 +14,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 
 from bot.settings import TELEGRAM_API_URL, Settings
+from bot.telegram import errors
 from bot.telegram.context import BotContext
 from bot.telegram.middlewares import InFlight, UpdateOnceMiddleware
 from bot.telegram.routers import all_routers
@@ -47,6 +48,7 @@ def create_dispatcher(
     polling = not ctx.settings.webhook_url
     dispatcher.update.outer_middleware(UpdateOnceMiddleware(ctx.db, in_flight, polling=polling))
     SimpleI18nMiddleware(create_i18n()).setup(dispatcher)
+    dispatcher.include_router(errors.create_router())
     for router in all_routers():
         dispatcher.include_router(router)
     return dispatcher

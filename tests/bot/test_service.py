@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiogram.types import Update
 
 from bot import links
@@ -80,3 +82,32 @@ async def test_replayed_update_handled_once(stage):
         await stage.bot.dispatcher.feed_update(stage.bot.bot, update)
 
     assert len(stage.emulator.messages(101)) == 1
+
+
+async def test_reply_to_blocked_attendee_marks_unreachable(stage):
+    from sqlalchemy import select
+
+    from bot.db.models import Attendee
+
+    await create_event(stage)
+    ada = stage.emulator.user(101, "Ada")
+    stage.emulator.send_start(ada)
+    await stage.emulator.wait_for_message(101)
+    stage.emulator.block_chat(101)
+
+    stage.emulator.send_text(ada, "/help")
+    await stage.emulator.wait_for(
+        lambda: [c for c in stage.emulator.calls_to("sendMessage") if c.status == 403]
+    )
+
+    async def unreachable():
+        async with stage.bot.db.transaction(readonly=True) as session:
+            return await session.scalar(
+                select(Attendee.unreachable).where(Attendee.chat_id == 101)
+            )
+
+    for _ in range(50):
+        if await unreachable():
+            break
+        await asyncio.sleep(0.05)
+    assert await unreachable() is True
