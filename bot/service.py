@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from bot.db import migrate
 from bot.db.engine import create_database
-from bot.delivery import outbox
+from bot.delivery import history, outbox
 from bot.delivery.limiter import Limiter, RateConfig, SendLimiter
 from bot.delivery.middleware import LimiterMiddleware
 from bot.delivery.progress import ProgressReporter
@@ -144,6 +144,8 @@ class BotService:
             # Processes starting together on PostgreSQL migrate one after the other.
             async with advisory_lock(self.settings.database_url, MIGRATION_LOCK_KEY):
                 await migrate.upgrade(self.db)
+        if isinstance(self.limiter, Limiter):
+            await history.load(self.db, self.limiter)
         await self._start_scheduler()
         await self._start_web()
         for worker in self.background:
@@ -190,6 +192,8 @@ class BotService:
                 await task
         if self._runner is not None:
             await self._runner.cleanup()
+        if isinstance(self.limiter, Limiter):
+            await history.save(self.db, self.limiter)
         await self.limiter.close()
         if self._own_storage:
             await self.dispatcher.storage.close()

@@ -60,7 +60,9 @@ class RateConfig:
 
     @property
     def private_interval(self) -> float:
-        return 1.0 / (self.private_per_s * self.safety)
+        # Two sends to one chat rarely follow each other, so a wider margin costs nothing and
+        # keeps a 429 away when one request is delayed on its way more than the next.
+        return 1.0 / (self.private_per_s * min(self.safety, 0.9))
 
     @property
     def group_window(self) -> float:
@@ -115,6 +117,42 @@ class Limiter:
 
     def pause_remaining(self) -> float:
         return max(0.0, self.paused_until - self.clock())
+
+    def recent_sends(self) -> dict[str, object]:
+        """Return sends still inside their chat's window, in wall-clock time, for a restart.
+
+        The next process restores them with `restore_recent`, so its first sends to a group
+        that just had 20 messages, or to a chat that just had one, still wait their turn.
+        """
+        now = self.clock()
+        offset = time.time() - now
+        private = {
+            str(chat): last + offset
+            for chat, last in self._private_last.items()
+            if now - last < self.config.private_interval
+        }
+        groups = {
+            str(chat): [sent + offset for sent in times if now - sent < self.config.group_window]
+            for chat, times in self._group_sent.items()
+        }
+        return {
+            "private": private,
+            "groups": {chat: times for chat, times in groups.items() if times},
+            "next_overall": self._next_global + offset,
+            "paused_until": self.paused_until + offset,
+        }
+
+    def restore_recent(self, recent: dict[str, object]) -> None:
+        offset = time.time() - self.clock()
+        private = recent.get("private", {})
+        groups = recent.get("groups", {})
+        assert isinstance(private, dict) and isinstance(groups, dict)
+        for chat, last in private.items():
+            self._private_last[int(chat)] = float(last) - offset
+        for chat, times in groups.items():
+            self._group_sent[int(chat)] = deque(sorted(float(t) - offset for t in times))
+        self._next_global = max(self._next_global, float(recent.get("next_overall", 0)) - offset)
+        self.paused_until = max(self.paused_until, float(recent.get("paused_until", 0)) - offset)
 
     async def close(self) -> None:
         if self._runner is not None:

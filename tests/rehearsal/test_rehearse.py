@@ -188,12 +188,6 @@ def test_injected_429s_counted(faulty_night) -> None:
     assert figures["limits"]["http_429_injected"] == 3
 
 
-@pytest.mark.xfail(
-    reason="the in-process limiter forgets a group's sends when the bot restarts, so a restart "
-    "while the organiser group used its 20 messages a minute draws a 429 (the Redis limiter "
-    "keeps them)",
-    strict=False,
-)
 def test_faults_keep_limits(faulty_night) -> None:
     status, figures = faulty_night
     assert held(figures, "no limit exceeded")["held"], held(figures, "no limit exceeded")["detail"]

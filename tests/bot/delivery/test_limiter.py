@@ -79,3 +79,20 @@ async def test_group_window_caps_messages():
 
     ordered = sorted(times)
     assert ordered[3] - ordered[0] >= 0.49
+
+
+async def test_recent_sends_carry_over_restart():
+    config = RateConfig(global_per_s=1000, group_per_min=2, group_window_s=0.6, safety=1.0)
+    first = Limiter(config)
+    await first.acquire(-100, Priority.INTERACTIVE)
+    await first.acquire(-100, Priority.INTERACTIVE)
+    recent = first.recent_sends()
+    await first.close()
+
+    second = Limiter(config)
+    second.restore_recent(recent)
+    started = time.monotonic()
+    await second.acquire(-100, Priority.INTERACTIVE)
+    await second.close()
+
+    assert time.monotonic() - started >= 0.5
