@@ -30,8 +30,8 @@ async def save(db: Database, limiter: Limiter) -> None:
 async def load(db: Database, limiter: Limiter) -> None:
     """Restore the sends a stopped process made recently, so limits hold over the restart.
 
-    NOTE: a process killed without a clean stop saves nothing; its last minute of group sends
-    is then unknown and the first sends after the restart may meet a 429, which pauses and
+    NOTE: a process killed without a clean stop saves nothing. Its last minute of group sends
+    is then unknown, so the first sends after the restart may meet a 429, which pauses and
     recovers.
     """
     async with db.transaction(readonly=True) as session:

@@ -22,7 +22,7 @@ def create_router() -> Router:
 
 
 async def on_forbidden(event: ErrorEvent, ctx: BotContext) -> bool:
-    """A reply failed with 403: the person blocked the bot mid-conversation or left."""
+    """Mark the chat unreachable after a reply failed with 403 (the bot was blocked or left)."""
     chat_id = _chat_id(event)
     logger.info(
         "Reply not delivered, chat unreachable: update_id=%s chat_id=%s error=%s",
