@@ -37,6 +37,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_TITLE = 200
+# A drop card carries the title, the description and the person's claims in one message of at
+# most 4096 characters, so the description gets a share that always leaves room for the rest.
+MAX_DESCRIPTION = 1000
 MAX_STOCK = 100_000
 MAX_HOLD_MINUTES = 24 * 60
 # Reminder offsets in minutes before T-0; callers pass the configured ones.
@@ -120,7 +123,7 @@ async def create_drop(
     """
     values = {
         "title": _parse_title(title),
-        "description": description.strip(),
+        "description": _parse_description(description),
         "stock": _parse_count("stock", stock, 1, MAX_STOCK, "50"),
         "per_person_limit": _parse_count("per-person limit", per_person_limit, 1, 100, "1"),
         "hold_minutes": _parse_hold(hold_minutes),
@@ -250,7 +253,7 @@ def _parse_changes(fields: dict[str, Any], row: Drop, zone: str) -> dict[str, An
     if "title" in fields:
         changes["title"] = _parse_title(fields["title"])
     if "description" in fields:
-        changes["description"] = str(fields["description"] or "").strip()
+        changes["description"] = _parse_description(str(fields["description"] or ""))
     if "starts_at" in fields and fields["starts_at"] != row.starts_at:
         changes["starts_at"] = _parse_start(fields["starts_at"], zone)
     if "stock" in fields:
@@ -271,6 +274,15 @@ def _parse_title(title: str) -> str:
         raise InputError("Missing drop title: give the item a name, e.g. Tote bag")
     if len(cleaned) > MAX_TITLE:
         raise InputError(f"Invalid title of {len(cleaned)} characters: use 1-{MAX_TITLE}")
+    return cleaned
+
+
+def _parse_description(description: str) -> str:
+    cleaned = description.strip()
+    if len(cleaned) > MAX_DESCRIPTION:
+        raise InputError(
+            f"Invalid description of {len(cleaned)} characters: use {MAX_DESCRIPTION} or fewer"
+        )
     return cleaned
 
 

@@ -15,6 +15,9 @@ from bot.errors import InputError, NotFoundError
 from bot.services.views import EventView, PointView
 
 MAX_TITLE = 200
+# Lengths of the venue columns, which PostgreSQL enforces.
+MAX_VENUE_NAME = 200
+MAX_VENUE_ADDRESS = 400
 # The map caption is sent as a photo caption and follow-up messages, so keep it to one message.
 MAX_MAP_CAPTION = 4000
 
@@ -183,6 +186,14 @@ def _point_view(point: PointOfInterest) -> PointView:
 def _validate(values: EventFields) -> None:
     if values.title is not None and not (0 < len(values.title.strip()) <= MAX_TITLE):
         raise InputError(f"Invalid title of {len(values.title)} characters: use 1-{MAX_TITLE}")
+    for name, value, limit in (
+        ("venue name", values.venue_name, MAX_VENUE_NAME),
+        ("venue address", values.venue_address, MAX_VENUE_ADDRESS),
+    ):
+        if value is not None and len(value.strip()) > limit:
+            raise InputError(
+                f"Invalid {name} of {len(value.strip())} characters: use {limit} or fewer"
+            )
     if values.time_zone is not None:
         try:
             ZoneInfo(values.time_zone)

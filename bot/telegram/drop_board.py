@@ -33,13 +33,29 @@ class StatusBoard:
         self.interval = interval
         self._last: dict[int, float] = {}
         self._pending: dict[int, asyncio.Task[None]] = {}
+        self._closed = False
 
     def touch(self, bot: Bot, drop_id: int) -> None:
         """Schedule a refresh of the drop's message; a refresh already pending covers it."""
+        if self._closed:
+            return
         task = self._pending.get(drop_id)
         if task is not None and not task.done():
             return
         self._pending[drop_id] = asyncio.create_task(self._refresh_later(bot, drop_id))
+
+    async def close(self) -> None:
+        """Cancel pending refreshes at shutdown.
+
+        A refresh after the bot's session closed would open an HTTP session that nobody closes.
+        """
+        self._closed = True
+        pending = [task for task in self._pending.values() if not task.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            logger.info("Drop status refreshes dropped at shutdown: count=%s", len(pending))
 
     async def _refresh_later(self, bot: Bot, drop_id: int) -> None:
         wait = self._last.get(drop_id, 0.0) + self.interval - time.monotonic()
@@ -80,6 +96,13 @@ async def _pin(bot: Bot, db: Database, settings: Settings, message_id: int) -> N
     chat_id = await organisers.chat_id(db, settings.organiser_chat_id)
     if chat_id:
         await bot.pin_chat_message(chat_id, message_id, disable_notification=True)
+
+
+async def close_board(ctx: BotContext) -> None:
+    """Stop the status board, if one was started; for the dispatcher's shutdown."""
+    board = ctx.extras.get(BOARD_KEY)
+    if board is not None:
+        await board.close()
 
 
 def board_for(ctx: BotContext) -> StatusBoard:

@@ -40,9 +40,9 @@ def map_methods(event: EventView, points: list[PointView]) -> list[MethodFactory
             )
         )
         if points:
-            methods.append(_text(texts.points_of_interest(points)))
+            methods += _texts(texts.points_of_interest(points))
     else:
-        methods.append(_text(texts.venue_details(event, points)))
+        methods += _texts(texts.venue_details(event, points))
     return methods
 
 
@@ -65,9 +65,14 @@ def _picture(file_id: str, caption: str) -> list[MethodFactory]:
     methods: list[MethodFactory] = [
         lambda chat_id: SendPhoto(chat_id=chat_id, photo=file_id, caption=first)
     ]
-    methods += [_text(part) for part in split_text("\n".join(rest), html=True)]
+    methods += _texts("\n".join(rest))
     return methods
 
 
 def _text(text: str) -> MethodFactory:
     return lambda chat_id: SendMessage(chat_id=chat_id, text=text)
+
+
+def _texts(text: str) -> list[MethodFactory]:
+    """Send `text` as one message, or as several when it is over Telegram's 4096 characters."""
+    return [_text(part) for part in split_text(text, html=True)]

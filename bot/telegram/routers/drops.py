@@ -17,7 +17,7 @@ from bot.services.claims import ClaimOutcome, ClaimResult
 from bot.services.receipts import ReceiptLinks
 from bot.telegram import drop_texts, texts
 from bot.telegram.context import BotContext
-from bot.telegram.drop_board import announce_sold_out, board_for
+from bot.telegram.drop_board import announce_sold_out, board_for, close_board
 from bot.telegram.drop_keyboards import (
     COLLECT,
     DropAction,
@@ -47,6 +47,7 @@ def create_router() -> Router:
     router.message.register(show_drops_command, Command("drops"), F.chat.type == "private")
     router.callback_query.register(on_drop_button, DropCallback.filter())
     router.callback_query.register(on_receipt_button, ReceiptCallback.filter())
+    router.shutdown.register(close_board)
     return router
 
 
