@@ -20,7 +20,11 @@ from aiogram.utils.deep_linking import create_deep_link
 
 MAX_PAYLOAD = 64
 PAYLOAD_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LINK_RE = re.compile(r"^(?P<kind>[emdr])(?P<id>[0-9a-z]{1,12})(?:-(?P<source>[a-z]{1,8}))?$")
+# An id is base 36 without leading zeros, so each link has exactly one payload.
+LINK_RE = re.compile(
+    r"^(?P<kind>[emdr])(?P<id>0|[1-9a-z][0-9a-z]{0,11})(?:-(?P<source>[a-z]{1,8}))?$"
+)
+MAX_ID = 36**12 - 1
 SIGNATURE_LENGTH = 12  # base64url characters: 72 bits of HMAC-SHA256
 
 
@@ -57,6 +61,10 @@ def encode(link: Link, secret: str) -> str:
     """Encode a link as a start payload, signing it when its kind grants anything."""
     if link.id < 0:
         raise ValueError(f"link id {link.id} is negative: ids are row ids, 0 or more")
+    if link.id > MAX_ID:
+        raise ValueError(
+            f"link id {link.id} needs more than 12 base-36 digits: use {MAX_ID} or less"
+        )
     body = f"{link.kind.value}{_to_base36(link.id)}"
     if link.source:
         body += f"-{link.source}"

@@ -185,7 +185,20 @@ class _Splitter:
             return False
         if ZERO_WIDTH_JOINER in (previous.name, current.name):
             return True
+        if _is_regional(current.name) and _is_regional(previous.name):
+            # A flag is a pair of regional indicators, so the second of each pair joins the first.
+            return self._regional_run(index - 1) % 2 == 1
         return _is_mark(current.name) or (previous.name == "\r" and current.name == "\n")
+
+    def _regional_run(self, index: int) -> int:
+        """Count the regional indicators that end at `index`."""
+        count = 0
+        while index >= 0 and self.tokens[index].kind == "text":
+            if not _is_regional(self.tokens[index].name):
+                break
+            count += 1
+            index -= 1
+        return count
 
     def _width(self, start: int, end: int) -> int:
         return self.offsets[end] - self.offsets[start]
@@ -215,6 +228,10 @@ def _is_mark(char: str) -> bool:
         or 0x1F3FB <= code <= 0x1F3FF
         or 0xE0020 <= code <= 0xE007F
     )
+
+
+def _is_regional(char: str) -> bool:
+    return len(char) == 1 and 0x1F1E6 <= ord(char) <= 0x1F1FF
 
 
 def _tag(raw: str) -> Token:
