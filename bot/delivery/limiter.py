@@ -210,8 +210,11 @@ class Limiter:
             ready_at = max(self._next_global, self.paused_until)
             if ready_at > now:
                 self._wakeup.clear()
+                # asyncio.timeout, unlike wait_for in Python 3.11, never swallows a cancellation
+                # that arrives together with the wake-up, which would keep `close` waiting.
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), ready_at - now)
+                    async with asyncio.timeout(ready_at - now):
+                        await self._wakeup.wait()
                 except TimeoutError:
                     pass
                 continue

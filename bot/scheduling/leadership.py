@@ -130,6 +130,7 @@ class AdvisoryLockLeadership:
         self._connection: asyncpg.Connection | None = None
         self._poke = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._error_logged_at = -math.inf
 
     async def start(self) -> None:
@@ -139,6 +140,7 @@ class AdvisoryLockLeadership:
 
     async def stop(self) -> None:
         """Step down, release the lock and tell the other processes to take it now."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
@@ -162,15 +164,19 @@ class AdvisoryLockLeadership:
             connection.terminate()
 
     async def _run(self) -> None:
-        while True:
+        # The flag ends the loop even if a cancellation were lost: a process that took the
+        # lock while stopping would otherwise never finish its stop.
+        while not self._stopping:
+            # asyncio.timeout, unlike wait_for in Python 3.11, never swallows a cancellation
+            # that arrives together with the wake-up (here: a leader's NOTIFY during stop).
             try:
-                await asyncio.wait_for(
-                    self._poke.wait(), self.check_s if self.is_leader else self.retry_s
-                )
+                async with asyncio.timeout(self.check_s if self.is_leader else self.retry_s):
+                    await self._poke.wait()
             except TimeoutError:
                 pass
             self._poke.clear()
-            await self._attempt()
+            if not self._stopping:
+                await self._attempt()
 
     async def _attempt(self) -> None:
         if self.is_leader:

@@ -272,3 +272,22 @@ async def test_job_store_tolerates_job_removed_elsewhere(pg_url, ticks):
     await scheduler.shutdown()
 
     assert ids == ["periodic:tick"]
+
+
+async def test_stop_racing_a_wakeup_ends_promptly(pg_url):
+    # A plain session holds the lock and frees it without the NOTIFY of a leader's clean stop,
+    # so nothing but this test wakes the follower, which otherwise retries once a minute.
+    holder = await asyncpg.connect(asyncpg_dsn(pg_url))
+    await holder.execute("SELECT pg_advisory_lock($1)", SCHEDULER_LOCK_KEY)
+    member = Member(pg_url, retry_s=60.0)
+    await member.leadership.start()
+    await holder.execute("SELECT pg_advisory_unlock($1)", SCHEDULER_LOCK_KEY)
+    await holder.close()
+
+    # The follower is woken in the same step as it is stopped, as when the old leader's
+    # NOTIFY arrives while every process shuts down together.
+    member.leadership._poke.set()
+    await asyncio.wait_for(member.leadership.stop(), timeout=10)
+
+    assert member.events == []
+    assert member.leadership.is_leader is False
