@@ -18,13 +18,15 @@ from dataclasses import dataclass
 
 from aiogram.utils.deep_linking import create_deep_link
 
+from bot.db.types import MAX_ROW_ID
+
 MAX_PAYLOAD = 64
 PAYLOAD_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # An id is base 36 without leading zeros, so each link has exactly one payload.
 LINK_RE = re.compile(
-    r"^(?P<kind>[emdr])(?P<id>0|[1-9a-z][0-9a-z]{0,11})(?:-(?P<source>[a-z]{1,8}))?$"
+    r"^(?P<kind>[emdr])(?P<id>0|[1-9a-z][0-9a-z]{0,5})(?:-(?P<source>[a-z]{1,8}))?$"
 )
-MAX_ID = 36**12 - 1
+MAX_ID = MAX_ROW_ID
 SIGNATURE_LENGTH = 12  # base64url characters: 72 bits of HMAC-SHA256
 
 
@@ -62,9 +64,7 @@ def encode(link: Link, secret: str) -> str:
     if link.id < 0:
         raise ValueError(f"link id {link.id} is negative: ids are row ids, 0 or more")
     if link.id > MAX_ID:
-        raise ValueError(
-            f"link id {link.id} needs more than 12 base-36 digits: use {MAX_ID} or less"
-        )
+        raise ValueError(f"link id {link.id} is past the largest row id: use {MAX_ID} or less")
     body = f"{link.kind.value}{_to_base36(link.id)}"
     if link.source:
         body += f"-{link.source}"
@@ -86,6 +86,8 @@ def decode(payload: str, secret: str) -> Link:
     if match is None:
         raise InvalidPayload(f"payload {payload!r} is not a micropop link")
     kind = LinkKind(match["kind"])
+    if int(match["id"], 36) > MAX_ID:
+        raise InvalidPayload(f"payload {payload!r} names an id past the largest row id")
     if kind in SIGNED_KINDS:
         if not hmac.compare_digest(signature.encode(), sign(body, secret).encode()):
             raise InvalidPayload("payload signature does not match")

@@ -32,5 +32,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# The largest row id: id columns are PostgreSQL INTEGER. Ids from users are checked against it,
+# because a larger one makes the database driver raise instead of finding nothing.
+MAX_ROW_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -79,15 +79,30 @@ class ClaimDesk:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             try:
                 results = await decide_with_retries(self.db, [press for press, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - every waiting press must get an answer
-                logger.exception("Claim batch failed: presses=%s", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception:  # noqa: BLE001 - every waiting press must get an answer
+                logger.exception("Claim batch failed, deciding one by one: presses=%s", len(batch))
+                # One bad press must not fail the others, so each is decided on its own.
+                await self._decide_alone(batch)
                 continue
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+    async def _decide_alone(self, batch: list[tuple[Press, asyncio.Future[ClaimResult]]]) -> None:
+        for press, future in batch:
+            try:
+                (result,) = await decide_with_retries(self.db, [press])
+            except Exception as exc:  # noqa: BLE001 - the press's caller gets the error
+                logger.exception(
+                    "Claim press failed: drop_id=%s user_id=%s",
+                    press.drop_id,
+                    press.telegram_user_id,
+                )
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
+                future.set_result(result)
 
 
 _desks: weakref.WeakKeyDictionary[object, ClaimDesk] = weakref.WeakKeyDictionary()

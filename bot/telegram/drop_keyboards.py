@@ -11,6 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.services.drop_cards import DropCard, DropOverview
 from bot.services.receipts import Receipt
 from bot.telegram import drop_texts
+from bot.telegram.callbacks import RowId
 
 
 class DropAction:
@@ -26,14 +27,14 @@ class DropCallback(CallbackData, prefix="dr"):
     """A drop-card button: the action letter and the drop id, e.g. `dr:c:42`."""
 
     action: str
-    drop_id: int
+    drop_id: RowId
 
 
 class ReceiptCallback(CallbackData, prefix="rc"):
     """A receipt button for organisers: `rc:k:<claim id>` marks the claim collected."""
 
     action: str
-    claim_id: int
+    claim_id: RowId
 
 
 COLLECT = "k"

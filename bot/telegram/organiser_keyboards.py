@@ -7,6 +7,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.telegram import organiser_texts as texts
+from bot.telegram.callbacks import RowId
 
 
 class BroadcastCallback(CallbackData, prefix="bcast"):
@@ -17,7 +18,7 @@ class BroadcastCallback(CallbackData, prefix="bcast"):
     """
 
     action: str  # "confirm" or "discard"
-    announcement_id: int
+    announcement_id: RowId
 
 
 def broadcast_confirmation(announcement_id: int) -> InlineKeyboardMarkup:

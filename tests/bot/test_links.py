@@ -63,7 +63,7 @@ def test_deep_link_uses_bot_username():
 
 @given(
     kind=st.sampled_from(list(LinkKind)),
-    ident=st.integers(min_value=0, max_value=36**12 - 1),
+    ident=st.integers(min_value=0, max_value=links.MAX_ID),
     source=st.none() | st.sampled_from(["qr", "bc", "sh", "rc"]),
 )
 def test_any_link_round_trips_within_telegram_rules(kind, ident, source):

@@ -11,8 +11,7 @@ from bot.links import InvalidPayload, Link, LinkKind
 
 SECRET = "property-secret"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-MAX_ID = 36**12 - 1
-ids = st.integers(min_value=0, max_value=MAX_ID)
+ids = st.integers(min_value=0, max_value=links.MAX_ID)
 sources = st.none() | st.from_regex(r"[a-z]{1,8}", fullmatch=True)
 
 
@@ -62,16 +61,27 @@ def test_receipt_of_other_secret_rejected(ident, secret):
 def test_leading_zeros_rejected(kind, ident, zeros):
     body = links.encode(Link(kind, ident), SECRET)
     padded = body[0] + "0" * zeros + body[1:]
-    assume(len(padded.partition("_")[0]) <= 13)
+    assume(len(padded.partition("_")[0]) <= 7)
 
     with pytest.raises(InvalidPayload):
         links.decode(padded, SECRET)
 
 
-@given(ident=st.integers(min_value=MAX_ID + 1, max_value=2**63 - 1))
-def test_id_past_twelve_digits_not_encoded(ident):
-    with pytest.raises(ValueError, match="12 base-36 digits"):
+@given(ident=st.integers(min_value=links.MAX_ID + 1, max_value=2**63 - 1))
+def test_id_past_largest_row_id_not_encoded(ident):
+    with pytest.raises(ValueError, match="past the largest row id"):
         links.encode(Link(LinkKind.EVENT, ident), SECRET)
+
+
+@given(ident=st.integers(min_value=links.MAX_ID + 1, max_value=36**6 - 1))
+def test_id_past_largest_row_id_not_decoded(ident):
+    digits = ""
+    while ident:
+        ident, rest = divmod(ident, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+
+    with pytest.raises(InvalidPayload, match="past the largest row id"):
+        links.decode(f"d{digits}", SECRET)
 
 
 @given(st.binary(max_size=80).map(lambda raw: raw.decode("latin-1")))

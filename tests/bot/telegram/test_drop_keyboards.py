@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiogram.utils.i18n import I18n
 
+from bot.db.types import MAX_ROW_ID
 from bot.services.claims import ClaimView
 from bot.services.drop_cards import DropCard, DropOverview, WaitView
 from bot.services.drops import DropView
@@ -15,7 +16,7 @@ from bot.telegram.factory import LOCALES_DIR
 
 NOW = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)
 TITLE = "Édition limitée – Çà et là, Größe XXL ✨ " * 4
-BIG_ID = 2**62
+BIG_ID = MAX_ROW_ID  # the largest id a button can carry
 
 
 def drop(**overrides) -> DropView:
