@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from bot.delivery import history, outbox
 from bot.delivery.limiter import Limiter, RateConfig, SendLimiter
 from bot.delivery.middleware import LimiterMiddleware
 from bot.delivery.progress import ProgressReporter
-from bot.delivery.redis_limiter import RedisLimiter
+from bot.delivery.redis_limiter import SHARED_SAFETY, RedisLimiter
 from bot.delivery.sender import DeliveryWorkers
 from bot.scheduling import jobs
 from bot.scheduling.leadership import MIGRATION_LOCK_KEY, advisory_lock, create_leadership
@@ -63,7 +64,8 @@ def create_limiter(settings: Settings, redis: Redis | None) -> SendLimiter:
         return Limiter(rate_config(settings))
     # Telegram's limits apply per bot, and the bot id is the token's public part.
     bot_id = settings.bot_token.get_secret_value().partition(":")[0]
-    return RedisLimiter(redis, rate_config(settings), scope=f"{settings.redis_prefix}:{bot_id}")
+    config = replace(rate_config(settings), safety=SHARED_SAFETY)
+    return RedisLimiter(redis, config, scope=f"{settings.redis_prefix}:{bot_id}")
 
 
 def create_fsm_storage(settings: Settings) -> BaseStorage | None:
