@@ -35,6 +35,7 @@ from bot.scheduling.leadership import SCHEDULER_LOCK_KEY, asyncpg_dsn
 WEBHOOK_SECRET = "cluster-Secret_1"
 SIGNING_SECRET = "cluster-signing-secret-shared-by-every-process"
 START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
 # Headers that describe one hop of HTTP, not the request, and so are not passed on.
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -140,6 +141,7 @@ class Cluster:
         self.settings = settings
         self.proxy = RoundRobinProxy([f"http://127.0.0.1:{port}" for port in self.ports])
         self.members: list[BotProcess] = []
+        self.killed: list[BotProcess] = []
 
     def environment(self, port: int) -> dict[str, str]:
         values = {
@@ -221,6 +223,7 @@ class Cluster:
         raise TimeoutError(f"no scheduler leader within {timeout} s")
 
     def kill(self, member: BotProcess) -> None:
+        self.killed.append(member)
         member.process.send_signal(signal.SIGKILL)
         member.process.wait(timeout=30)
 
@@ -242,12 +245,15 @@ class Cluster:
         for member in self.members:
             if member.process.poll() is None:
                 member.process.send_signal(signal.SIGTERM)
-        codes = []
+        codes: list[int | None] = []
         for member in self.members:
             try:
-                codes.append(await asyncio.to_thread(member.process.wait, 60))
+                codes.append(await asyncio.to_thread(member.process.wait, STOP_TIMEOUT_S))
             except subprocess.TimeoutExpired:
                 member.process.kill()
+                member.process.wait()
+                with member.log_path.open("a") as log:
+                    log.write(f"rig: killed after {STOP_TIMEOUT_S} s without exiting on SIGTERM\n")
                 codes.append(None)
         await self.proxy.stop()
         await self._delete_redis_keys()
@@ -271,5 +277,13 @@ class Cluster:
             raise
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        codes = await self.stop()
+        unclean = [
+            (member.index, code)
+            for member, code in zip(self.members, codes, strict=True)
+            if member not in self.killed and code != 0
+        ]
+        # A process that does not exit with 0 on SIGTERM failed its clean shutdown.
+        if exc_type is None and unclean:
+            raise AssertionError(f"Bot processes did not stop cleanly: {unclean}\n{self.logs()}")
