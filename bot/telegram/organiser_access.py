@@ -66,6 +66,10 @@ def sender_origin(message: Message, organiser_chat_ids: Collection[int]) -> Orig
 
     `organiser_chat_ids` are the organiser group's current id and its ids before migrations.
     """
+    if message.forward_origin is not None:
+        # A forward quotes someone else, such as a public channel's "/newevent ...", so it is
+        # never an organiser's own command, even when an organiser forwards it.
+        return Origin.IGNORED
     if message.is_automatic_forward or message.sender_chat is not None:
         if _is_anonymous_admin(message, organiser_chat_ids):
             return Origin.ORGANISER
