@@ -261,9 +261,10 @@ class DeliveryWorkers:
     async def _wait_for_slot(self, claimed: ClaimedDelivery, part: int) -> bool:
         """Wait for a send slot; on a long wait hand the delivery back, still unsent."""
         try:
-            await asyncio.wait_for(
-                self.limiter.acquire(claimed.chat_id, Priority.BROADCAST), SLOT_WAIT_S
-            )
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+            # cancellation of a stopping service.
+            async with asyncio.timeout(SLOT_WAIT_S):
+                await self.limiter.acquire(claimed.chat_id, Priority.BROADCAST)
         except TimeoutError:
             await self._store(outbox.record_retry, claimed.id, timedelta(0), "waited for a slot")
             return False
