@@ -30,6 +30,7 @@ from bot.services import announcements, attendees, events
 from bot.services.attendees import Arrival
 from bot.services.events import EventFields
 from bot.telegram.organiser_keyboards import BroadcastCallback
+from tests.figures import record
 
 SECRET = "crash-Secret_42"
 GUEST = 7_000_000_501
@@ -141,11 +142,15 @@ async def outcome(database_url: str, announcement_id: int) -> tuple[str, int, in
     return status.value, audited, unfinished
 
 
-async def wait_confirmed(database_url: str, announcement_id: int) -> tuple[str, int, int]:
-    deadline = time.monotonic() + HANDLED_WITHIN_S
-    while time.monotonic() < deadline:
+async def wait_confirmed(
+    database_url: str, announcement_id: int, scenario: str
+) -> tuple[str, int, int]:
+    started = time.monotonic()
+    while time.monotonic() < started + HANDLED_WITHIN_S:
         result = await outcome(database_url, announcement_id)
         if result[0] != "awaiting_confirmation" and result[2] == 0:
+            elapsed = round(time.monotonic() - started, 2)
+            record("webhook-kill", scenario=scenario, handled_after_restart_s=elapsed)
             return result
         await asyncio.sleep(0.2)
     return await outcome(database_url, announcement_id)
@@ -189,7 +194,9 @@ async def test_kill_before_handling_handles_update_once(crash_rig):
         blocker.close()
 
     await bot.start()
-    status, audited, unfinished = await wait_confirmed(database_url, announcement_id)
+    status, audited, unfinished = await wait_confirmed(
+        database_url, announcement_id, "before handling"
+    )
     exit_code = bot.stop()
 
     assert status != "awaiting_confirmation"
@@ -208,7 +215,9 @@ async def test_kill_mid_handler_handles_update_once(crash_rig):
     bot.kill()
 
     await bot.start()
-    status, audited, unfinished = await wait_confirmed(database_url, announcement_id)
+    status, audited, unfinished = await wait_confirmed(
+        database_url, announcement_id, "mid handler"
+    )
     exit_code = bot.stop()
 
     assert recorded == 1
@@ -226,7 +235,7 @@ async def test_kill_mid_handler_answers_press_once(crash_rig):
     bot.kill()
 
     await bot.start()
-    await wait_confirmed(database_url, announcement_id)
+    await wait_confirmed(database_url, announcement_id, "mid handler, answers")
     await asyncio.sleep(1.0)
     bot.stop()
 
