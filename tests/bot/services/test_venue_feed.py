@@ -186,3 +186,37 @@ async def test_reprint_is_a_new_job_and_event(feed_db: Database) -> None:
     assert [event.kind for event in events] == ["reprint"]
     assert events[0].payload["print_job_id"] == copy
     assert events[0].payload["layout"] == "receipt"
+
+
+async def test_publish_many_keeps_order(db: Database) -> None:
+    payloads = [{"item": f"Tote {n}", "link": f"https://t.me/bot?start=r{n}"} for n in range(5)]
+    async with db.transaction() as session:
+        event_ids = await venue_feed.publish_many(session, "receipt", payloads)
+    events = await venue_feed.events_after(db, 0)
+    assert [event.id for event in events] == event_ids
+    assert event_ids == sorted(event_ids)
+    assert [event.payload["item"] for event in events] == [f"Tote {n}" for n in range(5)]
+    assert events[4].payload["deep_link"] == "https://t.me/bot?start=r4"
+    assert {event.kind for event in events} == {"receipt"}
+
+
+async def test_publish_many_notifies_once(feed_db: Database) -> None:
+    notifier = venue_feed.notifier_for(feed_db)
+    wakes: list[int] = []
+    original = notifier.notify
+    notifier.notify = lambda: (wakes.append(1), original())[1]  # type: ignore[method-assign]
+    async with feed_db.transaction() as session:
+        await venue_feed.publish_many(session, "receipt", [{"item": "a"}, {"item": "b"}])
+    assert len(wakes) == 1
+
+
+async def test_publish_many_of_nothing(feed_db: Database) -> None:
+    async with feed_db.transaction() as session:
+        assert await venue_feed.publish_many(session, "receipt", []) == []
+    assert await venue_feed.events_after(feed_db, 0) == []
+
+
+async def test_publish_many_rejects_unknown_kind(feed_db: Database) -> None:
+    async with feed_db.transaction() as session:
+        with pytest.raises(InputError, match="unknown"):
+            await venue_feed.publish_many(session, "confetti", [{"text": "x"}])
