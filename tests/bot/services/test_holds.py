@@ -156,3 +156,20 @@ async def test_join_waitlist_only_when_sold_out(db):
     assert before is JoinOutcome.NOT_AVAILABLE
     assert joined is JoinOutcome.JOINED
     assert again is JoinOutcome.ALREADY
+
+
+async def test_second_sell_out_not_announced(db):
+    event_id = await make_event(db)
+    await add_attendees(db, event_id, [1, 2])
+    drop, live = await make_drop(db, stock=1, hold_minutes=15)
+    first = await press(db, drop.id, 1, live)
+    await holds.expire_holds(db, live + timedelta(minutes=15))
+
+    again = await press(db, drop.id, 2, live + timedelta(minutes=16))
+
+    assert first.announce_sold_out
+    assert again.outcome is ClaimOutcome.CLAIMED
+    assert not again.announce_sold_out
+    stored = await drops.get_drop(db, drop.id)
+    assert stored.remaining == 0
+    assert stored.sold_out_at == live
