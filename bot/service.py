@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,7 @@ from bot.delivery.sender import DeliveryWorkers
 from bot.scheduling import jobs
 from bot.scheduling.leadership import MIGRATION_LOCK_KEY, advisory_lock, create_leadership
 from bot.scheduling.scheduler import Scheduler
-from bot.services import announcements, updates
+from bot.services import announcements, claim_desk, updates
 from bot.settings import Settings
 from bot.telegram.context import BotContext
 from bot.telegram.factory import create_bot, create_dispatcher
@@ -47,6 +48,22 @@ POLLING_TIMEOUT_S = 25
 REDIS_TIMEOUT_S = 5.0
 
 WebExtension = Callable[[web.Application, "BotService"], None]
+
+
+def freeze_startup_heap() -> int:
+    """Keep every object alive now out of later garbage collections; return how many.
+
+    After importing aiogram, pydantic and SQLAlchemy a process tracks about 250,000 objects,
+    and one full collection over them paused every handler for 230 to 350 ms on a 2-core
+    x86_64 box (CPython 3.11). Objects made during start-up (modules, classes, mappers,
+    the dispatcher) live as long as the process, so collections only need the ones made
+    later. Cycles among frozen objects are never collected, so call this once, after start-up.
+    """
+    gc.collect()
+    gc.freeze()
+    count = gc.get_freeze_count()
+    logger.info("Start-up objects frozen for garbage collection: count=%s", count)
+    return count
 
 
 def rate_config(settings: Settings) -> RateConfig:
@@ -146,6 +163,8 @@ class BotService:
             # Processes starting together on PostgreSQL migrate one after the other.
             async with advisory_lock(self.settings.database_url, MIGRATION_LOCK_KEY):
                 await migrate.upgrade(self.db)
+        # A claim rush at T-0 then finds its connections open and its statements prepared.
+        await self.db.open_connections(prepare=claim_desk.prepare_statements)
         if isinstance(self.limiter, Limiter):
             await history.load(self.db, self.limiter)
         await self._start_scheduler()
@@ -286,6 +305,7 @@ class BotService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
+        freeze_startup_heap()
         try:
             await stop.wait()
         finally:

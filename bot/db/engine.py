@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,28 @@ class Database:
             yield session
             await session.rollback()
 
+    async def open_connections(
+        self, prepare: Callable[[AsyncConnection], Awaitable[None]] | None = None
+    ) -> int:
+        """Open the pool's connections now and run `prepare` on each; return how many.
+
+        A pool opens connections when they are first needed, so without this the first burst
+        of handlers waits for connects, and on PostgreSQL for statements prepared per
+        connection. `prepare` runs inside a read-only transaction that is rolled back.
+        """
+        size = self.engine.pool.size() if isinstance(self.engine.pool, QueuePool) else 1
+        async with AsyncExitStack() as stack:
+            connections = await asyncio.gather(
+                *(stack.enter_async_context(self.engine.connect()) for _ in range(size))
+            )
+            for connection in connections:
+                await connection.execution_options(**{READONLY_OPTION: True})
+                if prepare is not None:
+                    await prepare(connection)
+                await connection.rollback()
+        logger.info("Database connections opened: count=%s", size)
+        return size
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -78,7 +102,13 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
         engine = _create_sqlite_engine(url)
     else:
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            # asyncpg prepares statements per connection. Handing out the most recently used
+            # connection first keeps busy paths on connections that have their statements.
+            pool_use_lifo=True,
         )
     return Database(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
 
