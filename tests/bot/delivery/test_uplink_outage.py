@@ -106,17 +106,21 @@ async def test_five_minute_outage_across_scheduled_announcement(tmp_path):
     per_chat = Counter(call.chat_id for call in sent)
     first, last = min(call.at for call in sent), max(call.at for call in sent)
     drain_s = last - first
+    missing = [guest for guest in guests if per_chat[guest] == 0]
     record(
         "uplink-outage",
         recipients=len(guests),
         outage_s=OUTAGE_S,
+        missing=len(missing),
+        late_marked=sum(call.params["text"] == LATE_MARK + TEXT for call in sent),
         first_send_after_restore_s=round(first - back_at, 2),
         drained_after_restore_s=round(last - back_at, 2),
         drain_rate_per_s=round((len(sent) - 1) / drain_s, 1),
+        limit_per_s=GLOBAL_PER_S,
         http_429=flood_replies,
         duplicates=sum(count - 1 for count in per_chat.values()),
     )
-    assert [guest for guest in guests if per_chat[guest] == 0] == []
+    assert missing == []
     assert {call.params["text"] for call in sent} == {LATE_MARK + TEXT}
     assert flood_replies == 0
     assert (len(sent) - 1) / drain_s <= GLOBAL_PER_S

@@ -16,6 +16,7 @@ from bot.services.events import EventFields, create_event
 from bot.services.receipts import get_receipt
 from tests.bot.privacy_traces import personal_traces
 from tests.bot.services.drop_fixtures import LINKS, RecordingScheduler, make_drop
+from tests.figures import record
 
 ZORA = 7_000_000_101
 BOB = 7_000_000_202
@@ -86,7 +87,9 @@ async def test_night_fixture_has_traces(db, night):
 async def test_forget_leaves_no_trace(db, night):
     await privacy.forget(db, ZORA)
 
-    assert await zora_traces(db) == []
+    leftovers = await zora_traces(db)
+    record("privacy-forget", database=db.dialect, leftovers=len(leftovers))
+    assert leftovers == []
 
 
 async def test_forget_keeps_other_attendee(db, night):
@@ -188,9 +191,10 @@ async def test_purge_clears_everyone_after_retention(db, night):
 
     purged = await privacy.purge_expired(db, after_days=30, now=after)
 
+    leftovers = await zora_traces(db) + await bob_traces(db)
+    record("privacy-purge", database=db.dialect, after_days=30, leftovers=len(leftovers))
     assert purged.events == 1
-    assert await zora_traces(db) == []
-    assert await bob_traces(db) == []
+    assert leftovers == []
 
 
 async def test_purge_marks_event_purged(db, night):
