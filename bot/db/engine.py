@@ -76,7 +76,8 @@ class Database:
 
         A pool opens connections when they are first needed, so without this the first burst
         of handlers waits for connects, and on PostgreSQL for statements prepared per
-        connection. `prepare` runs inside a read-only transaction that is rolled back.
+        connection. `prepare` runs inside a transaction that is rolled back, and that SQLite
+        begins deferred, so it waits for no writer unless `prepare` writes.
         """
         size = self.engine.pool.size() if isinstance(self.engine.pool, QueuePool) else 1
         async with AsyncExitStack() as stack:

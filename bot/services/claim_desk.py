@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, any_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Update, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -28,6 +28,7 @@ from sqlalchemy.types import BigInteger, Integer, String, TypeEngine
 
 from bot.db.engine import Database
 from bot.db.models import Attendee, Claim, ClaimStatus, Drop, DropStatus, Event, PrintJob
+from bot.db.types import utcnow
 from bot.services import venue_feed
 from bot.services.claims import (
     ClaimOutcome,
@@ -232,9 +233,17 @@ async def _take_units(
     now: datetime,
     sold_out_at: datetime | None,
 ) -> None:
-    # One conditional UPDATE takes the units of every winner in this batch, and records the
-    # sell-out when `sold_out_at` is given. Under the row lock it always matches; if it does
-    # not, nothing of the batch is kept.
+    # One conditional UPDATE takes the units of every winner in this batch. Under the row
+    # lock it always matches; if it does not, nothing of the batch is kept.
+    result = await connection.execute(_take_units_statement(drop_id, units, now, sold_out_at))
+    if not result.rowcount:
+        raise _StockChanged(f"drop {drop_id} had fewer than {units} units under its row lock")
+
+
+def _take_units_statement(
+    drop_id: int, units: int, now: datetime, sold_out_at: datetime | None
+) -> Update:
+    """Build the UPDATE that takes `units`, recording the sell-out when `sold_out_at` is given."""
     statement = update(Drop).where(
         Drop.id == drop_id,
         Drop.remaining >= units,
@@ -245,9 +254,7 @@ async def _take_units(
     if sold_out_at is not None:
         statement = statement.where(Drop.sold_out_at.is_(None))
         values["sold_out_at"] = sold_out_at
-    result = await connection.execute(statement.values(values))
-    if not result.rowcount:
-        raise _StockChanged(f"drop {drop_id} had fewer than {units} units under its row lock")
+    return statement.values(values)
 
 
 def _claim_values(
@@ -361,7 +368,7 @@ def _view_of(row: Row | None, drop: DropView) -> ClaimView:
 
 
 async def prepare_statements(connection: AsyncConnection) -> None:
-    """Run the reads of a claim decision once on `connection`, matching no rows.
+    """Run the statements of a claim decision that need no rows once on `connection`.
 
     The service calls this on each pooled connection at start, so the first rush finds
     SQLAlchemy's compiled statements cached and, on PostgreSQL, asyncpg's statements prepared.
@@ -372,6 +379,12 @@ async def prepare_statements(connection: AsyncConnection) -> None:
     await _attendee_ids(connection, 0, {0})
     await _replays(connection, {""})
     await _held_counts(connection, 0, {0})
+    if connection.dialect.name == "postgresql":
+        # No drop has id 0, so both forms of the UPDATE match no row and change nothing.
+        # SQLite is left out: a write there would wait for its write lock.
+        now = utcnow()
+        await connection.execute(_take_units_statement(0, 1, now, None))
+        await connection.execute(_take_units_statement(0, 1, now, now))
 
 
 async def _locked_drop(connection: AsyncConnection, drop_id: int) -> Row | None:
