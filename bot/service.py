@@ -214,13 +214,21 @@ class BotService:
         if self._runner is not None:
             await self._runner.cleanup()
         if isinstance(self.limiter, Limiter):
-            await history.save(self.db, self.limiter)
+            try:
+                await history.save(self.db, self.limiter)
+            except Exception:  # noqa: BLE001 - the rest of the shutdown must still run
+                # Without the history the next start paces as if nothing was sent lately.
+                logger.exception("Recent sends not saved at shutdown")
         await self.limiter.close()
         if self._own_storage:
             await self.dispatcher.storage.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.bot.session.close()
+        checked_out = self.db.checked_out()
+        if checked_out:
+            # A task still holding one was not stopped above; on SQLite it may hold the lock.
+            logger.warning("Database connections still in use at shutdown: count=%s", checked_out)
         await self.db.dispose()
         logger.info("Bot service stopped")
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    nullcontext,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -21,11 +27,14 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import QueuePool
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How long a SQLite writer waits for the lock before giving up. Long on purpose: a handler
 # should wait a moment rather than see "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READONLY_OPTION = "micropop_readonly"
+# How long a cancelled task still waits for its commit or rollback before it stops waiting.
+CLEANUP_GRACE_S = 10.0
 
 
 @dataclass
@@ -52,22 +61,31 @@ class Database:
         """Open a session inside one transaction, committed on success, rolled back on error.
 
         A `readonly` transaction on SQLite begins deferred, so it never waits for writers.
+        A cancellation (a service stopping, a timeout) never interrupts the commit, the
+        rollback or the return of the connection: cut short, a rollback leaves the connection
+        to the garbage collector, and on SQLite that connection keeps the write lock until
+        then. The cancellation takes effect once the connection is back in the pool.
         """
-        if not readonly and self.is_sqlite:
+        if readonly or not self.is_sqlite:
+            lock: AbstractAsyncContextManager[object] = nullcontext()
+        else:
             if self._write_lock is None:
                 self._write_lock = asyncio.Lock()
-            async with self._write_lock, self.sessions() as session, session.begin():
+            lock = self._write_lock
+        async with lock:
+            session = self.sessions()
+            try:
+                if readonly:
+                    # Procuring the connection begins the transaction with the option set.
+                    await session.connection(execution_options={READONLY_OPTION: True})
+                else:
+                    await session.begin()
                 yield session
-            return
-        async with self.sessions() as session:
-            if not readonly:
-                async with session.begin():
-                    yield session
-                return
-            # Procuring the connection begins the transaction with the option already set.
-            await session.connection(execution_options={READONLY_OPTION: True})
-            yield session
-            await session.rollback()
+                if not readonly:
+                    await finish_uncancelled(session.commit())
+            finally:
+                # Closing rolls back whatever was not committed and returns the connection.
+                await finish_uncancelled(session.close())
 
     async def open_connections(
         self, prepare: Callable[[AsyncConnection], Awaitable[None]] | None = None
@@ -76,8 +94,7 @@ class Database:
 
         A pool opens connections when they are first needed, so without this the first burst
         of handlers waits for connects, and on PostgreSQL for statements prepared per
-        connection. `prepare` runs inside a transaction that is rolled back, and that SQLite
-        begins deferred, so it waits for no writer unless `prepare` writes.
+        connection. `prepare` runs inside a read-only transaction that is rolled back.
         """
         size = self.engine.pool.size() if isinstance(self.engine.pool, QueuePool) else 1
         async with AsyncExitStack() as stack:
@@ -91,6 +108,11 @@ class Database:
                 await connection.rollback()
         logger.info("Database connections opened: count=%s", size)
         return size
+
+    def checked_out(self) -> int:
+        """Return how many of the pool's connections are in use now."""
+        pool = self.engine.pool
+        return pool.checkedout() if isinstance(pool, QueuePool) else 0
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -150,3 +172,28 @@ def _create_sqlite_engine(url: str) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+async def finish_uncancelled(step: Awaitable[T]) -> T:
+    """Await `step` to its end even when the awaiting task is cancelled meanwhile.
+
+    A cancellation that arrives meanwhile is raised afterwards, so the caller still stops;
+    after CLEANUP_GRACE_S it is raised at once and `step` finishes on its own.
+    """
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    deadline: float | None = None
+    loop = asyncio.get_running_loop()
+    while not task.done():
+        if deadline is not None and loop.time() >= deadline:
+            logger.warning("Database clean-up still running after cancellation: task=%s", task)
+            break
+        remaining = None if deadline is None else deadline - loop.time()
+        try:
+            await asyncio.wait({task}, timeout=remaining)
+        except asyncio.CancelledError:
+            cancelled = True
+            deadline = deadline or loop.time() + CLEANUP_GRACE_S
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()

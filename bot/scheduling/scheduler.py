@@ -47,6 +47,8 @@ TABLE_LOCK_KEY = 0x6D70_0002
 # Jobs running at once. Each holds a database connection, and a burst of due jobs (a leader
 # taking over a backlog) would otherwise take the whole pool and time out the sends too.
 MAX_RUNNING_JOBS = 4
+# How long a stopping scheduler lets running jobs finish before it cancels them.
+JOB_DRAIN_S = 10.0
 
 
 def sync_url(url: str) -> str:
@@ -122,6 +124,8 @@ class LoopExecutor(BaseExecutor):
         self._slots = asyncio.Semaphore(slots)
         self._active: set[str] = set()
         self._active_lock = threading.Lock()
+        # The loop's tasks of running jobs; touched only on the loop.
+        self._running: set[asyncio.Task[Any]] = set()
 
     def active_job_ids(self) -> set[str]:
         """Return the ids of jobs taken from the store and not finished yet."""
@@ -143,12 +147,36 @@ class LoopExecutor(BaseExecutor):
                 self._run_job_success(job.id, events)
 
         async def run() -> Any:
-            async with self._slots:
-                return await run_coroutine_job(
-                    job, job._jobstore_alias, run_times, self._logger.name
-                )
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                async with self._slots:
+                    return await run_coroutine_job(
+                        job, job._jobstore_alias, run_times, self._logger.name
+                    )
+            finally:
+                self._running.discard(task)
 
         asyncio.run_coroutine_threadsafe(run(), self._loop).add_done_callback(done)
+
+    async def drain(self, timeout: float) -> int:
+        """Let running jobs finish for up to `timeout` seconds, then cancel the rest.
+
+        Call it on the loop after the scheduler stopped submitting. A job left running past
+        the service's stop would still hold a database connection when the engine closes.
+        Returns how many jobs were cancelled.
+        """
+        running = set(self._running)
+        if not running:
+            return 0
+        _, late = await asyncio.wait(running, timeout=timeout)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            logger.warning("Jobs cancelled at shutdown: count=%s", len(late))
+        return len(late)
 
 
 class Scheduler:
@@ -217,6 +245,8 @@ class Scheduler:
         if self._scheduler is not None and self._scheduler.running:
             await asyncio.to_thread(self._scheduler.shutdown, False)
             logger.info("Scheduler stopped")
+        if self._executor is not None:
+            await self._executor.drain(JOB_DRAIN_S)
         self._writes.shutdown(wait=True)
         self._store_engine.dispose()
 

@@ -68,7 +68,7 @@ async def resolve(db: Database, code: str) -> str | None:
     """Return the start payload of a short-link code, or None for an unknown code."""
     if not CODE_RE.match(code):
         return None
-    async with db.sessions() as session:
+    async with db.transaction(readonly=True) as session:
         return await session.scalar(select(ShortLink.payload).where(ShortLink.code == code))
 
 

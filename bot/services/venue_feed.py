@@ -177,7 +177,7 @@ async def request_reprint(db: Database, print_job_id: int, requested_by: str) ->
 
 
 async def events_after(db: Database, cursor: int, limit: int = MAX_BATCH) -> list[FeedEvent]:
-    async with db.sessions() as session:
+    async with db.transaction(readonly=True) as session:
         rows = await session.scalars(
             select(HardwareEvent)
             .where(HardwareEvent.id > cursor)
@@ -188,7 +188,7 @@ async def events_after(db: Database, cursor: int, limit: int = MAX_BATCH) -> lis
 
 
 async def latest_event_id(db: Database) -> int:
-    async with db.sessions() as session:
+    async with db.transaction(readonly=True) as session:
         return await session.scalar(select(func.max(HardwareEvent.id))) or 0
 
 
@@ -246,7 +246,7 @@ async def record_status(db: Database, venue: str, status: dict[str, Any]) -> lis
 async def overview(db: Database) -> list[VenueOverview]:
     """Return each known venue's last contact, feed lag, printer and beacon states."""
     latest = await latest_event_id(db)
-    async with db.sessions() as session:
+    async with db.transaction(readonly=True) as session:
         rows = (await session.scalars(select(Venue).order_by(Venue.name))).all()
     return [
         VenueOverview(

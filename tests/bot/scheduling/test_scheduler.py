@@ -99,3 +99,63 @@ async def test_announcement_job_survives_restart(sqlite_url, ticks):
     await second.shutdown()
 
     assert job.next_run_time == when
+
+
+@pytest.fixture
+def slow_job(sqlite_url):
+    """A periodic task that takes `seconds[0]` to run; records when it started and ended."""
+    seen: dict[str, object] = {"seconds": 0.5}
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(seen["seconds"])
+            seen["finished"] = True
+        except asyncio.CancelledError:
+            seen["cancelled"] = True
+            raise
+
+    key = Scheduler(sqlite_url).key
+    jobs.RUNTIMES[key] = jobs.JobRuntime(
+        db=None,
+        grace=timedelta(minutes=10),
+        wake_workers=lambda: None,
+        notify_organisers=None,
+        periodic={"slow": slow},
+    )
+    seen["started"] = started
+    yield seen
+    jobs.RUNTIMES.pop(key, None)
+
+
+async def run_until_job_started(url: str, seen: dict) -> Scheduler:
+    scheduler = Scheduler(url)
+    await scheduler.start()
+    scheduler.add_periodic("slow", 60)
+    await scheduler.flush()
+    move_job_back(url, "periodic:slow", timedelta(seconds=1))
+    scheduler.wakeup()
+    await asyncio.wait_for(seen["started"].wait(), 10)
+    return scheduler
+
+
+async def test_shutdown_lets_running_job_finish(sqlite_url, slow_job):
+    scheduler = await run_until_job_started(sqlite_url, slow_job)
+
+    await scheduler.shutdown()
+
+    assert slow_job.get("finished") is True
+    assert "cancelled" not in slow_job
+
+
+async def test_shutdown_cancels_job_running_too_long(sqlite_url, slow_job, monkeypatch):
+    monkeypatch.setattr("bot.scheduling.scheduler.JOB_DRAIN_S", 0.2)
+    slow_job["seconds"] = 30
+    scheduler = await run_until_job_started(sqlite_url, slow_job)
+
+    async with asyncio.timeout(10):
+        await scheduler.shutdown()
+
+    assert slow_job.get("cancelled") is True
+    assert "finished" not in slow_job
