@@ -107,6 +107,19 @@ async def test_broadcast_confirm_by_membership(night, membership):
 
 
 @pytest.mark.parametrize("membership", list(MEMBERSHIP))
+async def test_broadcast_discard_by_membership(night, membership):
+    stage, broadcast = night
+    details, allowed = MEMBERSHIP[membership]
+    user = presser(stage, details)
+    data = BroadcastCallback(action="discard", announcement_id=broadcast.id).pack()
+
+    await press(stage, user, group_message(stage, "Confirm?"), data)
+
+    status = await status_of(stage, Announcement, broadcast.id)
+    assert (status != "awaiting_confirmation") is allowed
+
+
+@pytest.mark.parametrize("membership", list(MEMBERSHIP))
 async def test_mark_collected_by_membership(night, membership):
     stage, _ = night
     details, allowed = MEMBERSHIP[membership]

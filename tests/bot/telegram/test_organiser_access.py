@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.db.types import utcnow
-from bot.emulator import Chat
+from bot.emulator import Chat, User
 from bot.services import announcements, drops, events
 from bot.services.events import EventFields
 from bot.telegram.console import ORGANISER_COMMANDS
@@ -203,3 +203,104 @@ async def test_attendee_commands_still_work(console):
     (card,) = await say(console, "/start", user=ada, chat=ada.id)
 
     assert "Spring night" in shown(card)
+
+
+@pytest.mark.parametrize("who", ["organiser", "attendee"])
+async def test_private_chat_rejects_organisers_and_attendees(console, who):
+    await set_up_night(console)
+    before = await snapshot(console)
+    if who == "organiser":
+        sender = console.organiser
+    else:
+        sender = console.emulator.user(668, "Ada")
+        await say(console, "/start", user=sender, chat=sender.id)
+
+    for name, line in SAMPLES.items():
+        count = 2 if name == "map" else 1
+        replies = await say(console, line, user=sender, chat=sender.id, count=count)
+        if name != "map":
+            assert shown(replies[0]) == REJECTION, f"{line} from the {who} in a private chat"
+
+    assert await snapshot(console) == before
+    rejected = [entry for entry in await audit_entries(console) if entry.result == "rejected"]
+    assert len(rejected) == len(SAMPLES) - 1
+    assert {entry.actor_user_id for entry in rejected} == {sender.id}
+
+
+async def test_organiser_in_other_group_rejected(console):
+    await set_up_night(console)
+    before = await snapshot(console)
+    elsewhere = console.emulator.group(-1005550003, "Friends")
+
+    for line in SAMPLES.values():
+        reply = await one_reply(console, line, user=console.organiser, chat=elsewhere)
+        assert reply == REJECTION, f"{line} from an organiser in another group"
+
+    assert await snapshot(console) == before
+
+
+def raw_message(console, kind: str, line: str) -> dict:
+    """Build the update of a command line that is not an organiser's own, by `kind`."""
+    group = console.emulator.state.chats[console.organisers.id]
+    channel = console.emulator.group(-1007770002, "News", "channel")
+    command, _, rest = line.partition(" ")
+    sender = console.organiser.to_api()
+    fields = {}
+    if kind == "other bot":
+        other_bot = User(7_900_000_101, "Helper", username="helper_bot", is_bot=True)
+        group.members[other_bot.id] = {"status": "administrator"}
+        sender = other_bot.to_api()
+    elif kind == "forward of a channel post":
+        fields["forward_origin"] = {
+            "type": "channel", "chat": channel.to_api(), "message_id": 5, "date": 0
+        }  # fmt: skip
+    elif kind == "forward of an organiser's message":
+        fields["forward_origin"] = {"type": "user", "sender_user": sender, "date": 0}
+    elif kind == "addressed to another bot":
+        command += "@other_bot"
+    elif kind == "anonymous bot without sender_chat":
+        sender = ANONYMOUS_ADMIN.to_api()
+    elif kind == "Telegram service without sender_chat":
+        sender = TELEGRAM_SERVICE.to_api()
+    elif kind == "channel post":
+        text = f"{command} {rest}".strip()
+        entities = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        post = console.emulator.state.chats[channel.id].add_message(
+            None, sender_chat=channel.to_api(), text=text, entities=entities
+        )
+        return {"channel_post": post}
+    text = f"{command} {rest}".strip()
+    entities = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return {"message": group.add_message(sender, text=text, entities=entities, **fields)}
+
+
+IGNORED_KINDS = [
+    "other bot",
+    "forward of a channel post",
+    "forward of an organiser's message",
+    "addressed to another bot",
+    "anonymous bot without sender_chat",
+    "Telegram service without sender_chat",
+    "channel post",
+]
+
+
+@pytest.mark.parametrize("kind", IGNORED_KINDS)
+async def test_commands_not_from_an_organiser_ignored(console, kind):
+    await set_up_night(console)
+    before = await snapshot(console)
+    sent_before = len(console.emulator.calls_to("sendMessage"))
+
+    for line in SAMPLES.values():
+        update_id = console.emulator.updates.put(raw_message(console, kind, line))
+        if kind == "channel post":
+            await console.emulator.wait_for(
+                lambda: not console.emulator.updates.pending, timeout=10
+            )
+            await console.emulator.wait_for(lambda: console.bot.in_flight.count == 0, timeout=10)
+        else:
+            await handled(console, update_id)
+
+    assert len(console.emulator.calls_to("sendMessage")) == sent_before
+    assert await audit_entries(console) == []
+    assert await snapshot(console) == before
