@@ -201,6 +201,8 @@ class BotService:
                 await self._polling
         if not await self.in_flight.wait_idle(DRAIN_TIMEOUT_S):
             logger.error("Handlers still running at shutdown: count=%s", self.in_flight.count)
+        # Work handlers started and left running, such as a sold-out notice to the organisers.
+        await self.ctx.drain(DRAIN_TIMEOUT_S)
         await self.leadership.stop()
         await self.scheduler.shutdown()
         jobs.RUNTIMES.pop(self.scheduler.key, None)

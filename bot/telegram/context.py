@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.db.engine import Database
 from bot.services.announcements import JobScheduler
 from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -20,6 +24,32 @@ class BotContext:
     scheduler: JobScheduler
     wake_workers: Callable[[], None] = lambda: None
     extras: dict[str, Any] = field(default_factory=dict)
+    _background: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` beside the handler, which need not wait for it; `drain` awaits it."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def drain(self, timeout: float) -> int:
+        """Let spawned work finish for up to `timeout` seconds, then cancel the rest.
+
+        The service calls this when it stops, after its handlers finished. Work left running
+        would send through a closed HTTP session and use a closed database engine, which
+        would open both again with nobody to close them. Returns how many were cancelled.
+        """
+        running = set(self._background)
+        if not running:
+            return 0
+        _, late = await asyncio.wait(running, timeout=timeout)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            logger.warning("Background work cancelled at shutdown: count=%s", len(late))
+        return len(late)
 
     @property
     def secret(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiogram import Bot, F, Router
@@ -31,9 +30,6 @@ from bot.telegram.receipt_photos import send_qr
 from bot.telegram.retention import remember
 
 logger = logging.getLogger(__name__)
-
-# Tasks started by handlers and not awaited; held here so they are not garbage-collected.
-_BACKGROUND: set[asyncio.Task[None]] = set()
 
 MEMBER_STATUSES = {
     ChatMemberStatus.CREATOR,
@@ -141,9 +137,7 @@ async def _after_claim(
         board_for(ctx).touch(bot, result.claim.drop_id)
     if result.announce_sold_out and result.drop is not None:
         # The organiser group has its own 20-a-minute budget; the presser must not wait on it.
-        notice = asyncio.create_task(announce_sold_out(bot, ctx, result.drop.id))
-        _BACKGROUND.add(notice)
-        notice.add_done_callback(_BACKGROUND.discard)
+        ctx.spawn(announce_sold_out(bot, ctx, result.drop.id))
 
 
 async def _send_receipt(bot: Bot, ctx: BotContext, chat_id: int, claim_id: int) -> None:
