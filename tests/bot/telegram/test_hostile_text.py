@@ -296,6 +296,29 @@ async def test_console_reports_show_titles_exactly(hostile_stage):
     assert hidden_previews == []
 
 
+async def test_console_lists_show_names_exactly(hostile_stage):
+    stage = hostile_stage
+    db = stage.bot.db
+    await events.create_event(db, EventFields(title="Hostile night"))
+    titles = [entry.title for entry in CORPUS if entry.title is not None]
+    for title in titles:
+        await drops.create_drop(db, title=title, starts_at=utcnow() + timedelta(hours=1), stock=5)
+    points = []
+    for entry in CORPUS:
+        point = await events.add_point(db, entry.text[:TITLE_LIMIT] or "Bar", entry.text)
+        points += [point.name, point.description]
+
+    listed = await console_reply(stage, "/listdrops")
+    described = await console_reply(stage, "/pois")
+
+    hidden_titles = [title[:40] for title in titles if missing_from(title, listed)]
+    hidden_points = [text[:40] for text in points if text and missing_from(text, described)]
+    report("/listdrops and /pois", stage, len(titles) + len(points), hidden_titles + hidden_points)
+    assert failed_calls(stage) == []
+    assert hidden_titles == []
+    assert hidden_points == []
+
+
 def shown_preview(text: str) -> str:
     """Return the queue's preview of a text as Telegram shows it, after parsing the HTML."""
     import html
