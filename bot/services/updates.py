@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import Database
 from bot.db.models import ProcessedUpdate
@@ -19,10 +23,23 @@ logger = logging.getLogger(__name__)
 # may run again. Far above any handler's run time, far below Telegram's 24-hour update retention.
 STALE_AFTER = timedelta(seconds=60)
 KEEP_FOR = timedelta(days=2)
+# Update ids per shared transaction of an UpdateLog; well under the bind parameter limits of
+# SQLite (32,766) and asyncpg (32,767).
+MAX_BATCH = 500
+
+TABLE = ProcessedUpdate.__table__
 
 
 class Busy(Exception):
     """The update is being handled elsewhere; the sender should deliver it again later."""
+
+
+class Start(enum.Enum):
+    """What `begin_in` found for an update id."""
+
+    HANDLE = "handle"  # recorded now, or taken over from a handler that died
+    HANDLED = "handled"  # handled before: a replay
+    BUSY = "busy"  # a handler is running elsewhere
 
 
 async def begin(db: Database, update_id: int, *, reclaim_before: datetime | None = None) -> bool:
@@ -33,61 +50,172 @@ async def begin(db: Database, update_id: int, *, reclaim_before: datetime | None
     long-polling mode where no other process can be handling it). A record still fresh
     raises Busy, so a webhook request gets an error and Telegram delivers it again later.
     """
-    now = utcnow()
-    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
     async with db.transaction() as session:
-        statement = (
-            insert(ProcessedUpdate)
-            .values(update_id=update_id, received_at=now)
-            .on_conflict_do_nothing(index_elements=["update_id"])
+        starts = await begin_in(session, [update_id], reclaim_before=reclaim_before)
+    return _started(update_id, starts[update_id])
+
+
+async def begin_in(
+    session: AsyncSession, update_ids: Iterable[int], *, reclaim_before: datetime | None = None
+) -> dict[int, Start]:
+    """Record several updates as being handled in the caller's transaction (see `begin`)."""
+    now = utcnow()
+    ordered = sorted(set(update_ids))
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    # Rows go in ascending id order, so two processes recording overlapping batches on
+    # PostgreSQL wait for each other in the same order instead of deadlocking.
+    recorded = await session.scalars(
+        insert(TABLE)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(TABLE.c.update_id),
+        [{"update_id": update_id, "received_at": now} for update_id in ordered],
+    )
+    starts = dict.fromkeys(recorded, Start.HANDLE)
+    conflicts = [update_id for update_id in ordered if update_id not in starts]
+    if not conflicts:
+        return starts
+
+    # Take over an update whose handler died mid-way, but never one still running.
+    cutoff = now - STALE_AFTER
+    if reclaim_before is not None:
+        cutoff = max(cutoff, reclaim_before)
+    retaken = await session.scalars(
+        update(TABLE)
+        .where(
+            TABLE.c.update_id.in_(conflicts),
+            TABLE.c.handled_at.is_(None),
+            TABLE.c.received_at < cutoff,
         )
-        if (await session.execute(statement)).rowcount:
-            return True
-        # Take over an update whose handler died mid-way, but never one still running.
-        cutoff = now - STALE_AFTER
-        if reclaim_before is not None:
-            cutoff = max(cutoff, reclaim_before)
-        retaken = await session.execute(
-            update(ProcessedUpdate)
-            .where(
-                ProcessedUpdate.update_id == update_id,
-                ProcessedUpdate.handled_at.is_(None),
-                ProcessedUpdate.received_at < cutoff,
+        .values(received_at=now)
+        .returning(TABLE.c.update_id)
+    )
+    for update_id in retaken:
+        logger.warning("Update handled again after a crash: update_id=%s", update_id)
+        starts[update_id] = Start.HANDLE
+    remaining = [update_id for update_id in conflicts if update_id not in starts]
+    if remaining:
+        rows = await session.execute(
+            select(TABLE.c.update_id).where(
+                TABLE.c.update_id.in_(remaining), TABLE.c.handled_at.is_not(None)
             )
-            .values(received_at=now)
         )
-        if retaken.rowcount:
-            logger.warning("Update handled again after a crash: update_id=%s", update_id)
-            return True
-        handled = await session.scalar(
-            select(ProcessedUpdate.handled_at).where(ProcessedUpdate.update_id == update_id)
-        )
-    if handled is None:
-        raise Busy(f"update {update_id} is being handled by another worker")
-    logger.info("Update skipped as a replay: update_id=%s", update_id)
-    return False
+        handled = set(rows.scalars())
+        for update_id in remaining:
+            starts[update_id] = Start.HANDLED if update_id in handled else Start.BUSY
+    return starts
 
 
 async def finish(db: Database, update_id: int) -> None:
     async with db.transaction() as session:
-        await session.execute(
-            update(ProcessedUpdate)
-            .where(ProcessedUpdate.update_id == update_id)
-            .values(handled_at=utcnow())
-        )
+        await finish_in(session, [update_id])
+
+
+async def finish_in(session: AsyncSession, update_ids: Iterable[int]) -> None:
+    await session.execute(
+        update(TABLE).where(TABLE.c.update_id.in_(sorted(update_ids))).values(handled_at=utcnow())
+    )
 
 
 async def release(db: Database, update_id: int) -> None:
     """Forget an update whose handler failed, so a redelivery runs it again."""
     async with db.transaction() as session:
-        await session.execute(
-            delete(ProcessedUpdate).where(ProcessedUpdate.update_id == update_id)
-        )
+        await session.execute(delete(TABLE).where(TABLE.c.update_id == update_id))
 
 
 async def purge_old(db: Database) -> int:
     async with db.transaction() as session:
         result = await session.execute(
-            delete(ProcessedUpdate).where(ProcessedUpdate.received_at < utcnow() - KEEP_FOR)
+            delete(TABLE).where(TABLE.c.received_at < utcnow() - KEEP_FOR)
         )
         return result.rowcount or 0
+
+
+def _started(update_id: int, start: Start) -> bool:
+    if start is Start.BUSY:
+        raise Busy(f"update {update_id} is being handled by another worker")
+    if start is Start.HANDLED:
+        logger.info("Update skipped as a replay: update_id=%s", update_id)
+        return False
+    return True
+
+
+class UpdateLog:
+    """Begins and finishes updates for one process, many updates to a transaction.
+
+    Records that arrive while a transaction commits wait for it and then share the next one
+    (group commit). A burst so costs one transaction per batch instead of two per update,
+    and a lone update waits for no timer. Each call returns only once its own record is
+    committed, so `begin` and `finish` keep the guarantees of the module functions.
+    """
+
+    def __init__(self, db: Database, *, reclaim_before: datetime | None = None) -> None:
+        self.db = db
+        self.reclaim_before = reclaim_before
+        self._begins: dict[int, list[asyncio.Future[Start]]] = {}
+        self._finishes: dict[int, list[asyncio.Future[None]]] = {}
+        self._writer: asyncio.Task[None] | None = None
+
+    async def begin(self, update_id: int) -> bool:
+        """Record that an update is being handled, as `begin` does; raise Busy likewise."""
+        start = await self._enqueue(self._begins, update_id)
+        return _started(update_id, start)
+
+    async def finish(self, update_id: int) -> None:
+        await self._enqueue(self._finishes, update_id)
+
+    async def release(self, update_id: int) -> None:
+        await release(self.db, update_id)
+
+    def _enqueue(self, queue: dict[int, list[asyncio.Future]], update_id: int) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        queue.setdefault(update_id, []).append(future)
+        # The writer runs in a task of its own, so a caller cancelled mid-write cannot leave
+        # the others waiting. It ends when both queues are empty.
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches())
+        return future
+
+    async def _write_batches(self) -> None:
+        while self._begins or self._finishes:
+            begins = _take(self._begins, MAX_BATCH)
+            finishes = _take(self._finishes, MAX_BATCH)
+            waiters = [f for futures in (*begins.values(), *finishes.values()) for f in futures]
+            try:
+                async with self.db.transaction() as session:
+                    if finishes:
+                        await finish_in(session, finishes)
+                    starts = {}
+                    if begins:
+                        starts = await begin_in(
+                            session, begins, reclaim_before=self.reclaim_before
+                        )
+            except asyncio.CancelledError:
+                for future in waiters:
+                    future.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - every waiter sees the failure instead
+                for future in waiters:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for update_id, futures in begins.items():
+                _resolve_begins(futures, starts[update_id])
+            for future in (f for futures in finishes.values() for f in futures):
+                if not future.done():
+                    future.set_result(None)
+
+
+def _take(queue: dict[int, list[asyncio.Future]], count: int) -> dict[int, list[asyncio.Future]]:
+    taken = {}
+    for update_id in list(queue)[:count]:
+        taken[update_id] = queue.pop(update_id)
+    return taken
+
+
+def _resolve_begins(futures: list[asyncio.Future[Start]], start: Start) -> None:
+    # The same update twice in one batch (a webhook retry): the first delivery handles it,
+    # and the second finds it running, as it would a moment later.
+    for index, future in enumerate(futures):
+        if future.done():
+            continue
+        future.set_result(Start.BUSY if index and start is Start.HANDLE else start)

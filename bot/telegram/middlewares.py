@@ -48,27 +48,25 @@ class UpdateOnceMiddleware(BaseMiddleware):
     """Skip an update id that was handled before (webhook retries, restarts, replays)."""
 
     def __init__(self, db: Database, in_flight: InFlight, *, polling: bool) -> None:
-        self.db = db
         self.in_flight = in_flight
         # Only one process may long-poll a bot, and only one may use a SQLite database, so
         # there an unfinished record older than this process belongs to a run that died.
-        self.reclaim_before = utcnow() if polling or db.is_sqlite else None
+        reclaim_before = utcnow() if polling or db.is_sqlite else None
+        self.log = updates.UpdateLog(db, reclaim_before=reclaim_before)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         self.in_flight.enter()
         try:
-            if not await updates.begin(
-                self.db, event.update_id, reclaim_before=self.reclaim_before
-            ):
+            if not await self.log.begin(event.update_id):
                 return None
             try:
                 result = await handler(event, data)
             except Exception:
                 # Let a redelivery try again rather than lose the update.
-                await updates.release(self.db, event.update_id)
+                await self.log.release(event.update_id)
                 raise
-            await updates.finish(self.db, event.update_id)
+            await self.log.finish(event.update_id)
             return result
         finally:
             self.in_flight.leave()
