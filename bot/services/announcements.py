@@ -6,12 +6,13 @@ which writes every delivery in one transaction; the outbox workers then send the
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import Select, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import links
@@ -339,23 +340,8 @@ async def catch_up_in(session: AsyncSession, attendee: Attendee) -> int:
     now = utcnow()
     if attendee.chat_id is None or not attendee.subscribed:
         return 0
-    rows = (
-        await session.execute(
-            select(Announcement, Delivery)
-            .outerjoin(
-                Delivery,
-                (Delivery.announcement_id == Announcement.id)
-                & (Delivery.chat_id == attendee.chat_id),
-            )
-            .where(
-                Announcement.event_id == attendee.event_id,
-                Announcement.status.in_(CATCH_UP_STATUSES),
-                Announcement.relevant_until.is_(None) | (Announcement.relevant_until > now),
-                Delivery.id.is_(None) | (Delivery.status == DeliveryStatus.UNREACHABLE),
-            )
-            .order_by(Announcement.scheduled_for, Announcement.id)
-        )
-    ).all()
+    parameters = {"chat_id": attendee.chat_id, "event_id": attendee.event_id, "now": now}
+    rows = (await session.execute(_catch_up_query(), parameters)).all()
     for announcement, delivery in rows:
         if delivery is None:
             session.add(
@@ -378,6 +364,27 @@ async def catch_up_in(session: AsyncSession, attendee: Attendee) -> int:
     if rows:
         logger.info("Announcements caught up: attendee_id=%s count=%s", attendee.id, len(rows))
     return len(rows)
+
+
+@functools.cache
+def _catch_up_query() -> Select[tuple[Announcement, Delivery | None]]:
+    # Built once and run with parameters, because every /start runs it.
+    return (
+        select(Announcement, Delivery)
+        .outerjoin(
+            Delivery,
+            (Delivery.announcement_id == Announcement.id)
+            & (Delivery.chat_id == bindparam("chat_id")),
+        )
+        .where(
+            Announcement.event_id == bindparam("event_id"),
+            Announcement.status.in_(CATCH_UP_STATUSES),
+            Announcement.relevant_until.is_(None)
+            | (Announcement.relevant_until > bindparam("now")),
+            Delivery.id.is_(None) | (Delivery.status == DeliveryStatus.UNREACHABLE),
+        )
+        .order_by(Announcement.scheduled_for, Announcement.id)
+    )
 
 
 async def finish_if_complete(db: Database, announcement_id: int) -> dict[str, int] | None:

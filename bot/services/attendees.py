@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Insert, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +20,17 @@ from bot.services.views import AttendeeView
 logger = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES = ("en", "de")
+UPSERT_PARAMETERS = (
+    "event_id",
+    "telegram_user_id",
+    "chat_id",
+    "display_name",
+    "username",
+    "language",
+    "arrival_source",
+    "joined_at",
+    "last_seen_at",
+)
 
 
 @dataclass(frozen=True)
@@ -76,29 +89,36 @@ async def register_in(
         "username": arrival.username,
         "language": pick_language(arrival.language_code),
         "arrival_source": arrival.source[:64],
-        "subscribed": True,
-        "consent": True,
-        "unreachable": False,
         "joined_at": now,
         "last_seen_at": now,
     }
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Attendee).values(**values)
-    refreshed = {
+    statement = _upsert_statement(session.bind.dialect.name)
+    row = (await session.execute(statement, values)).scalar_one()
+    # joined_at is not refreshed on conflict, so it equals `now` only for a new row.
+    return row, row.joined_at == now
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> Insert:
+    # Built once per dialect and run with parameters: building the statement, its EXCLUDED
+    # alias above all, took more time than running it.
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Attendee).values(
+        {name: bindparam(name) for name in UPSERT_PARAMETERS}
+        | {"subscribed": True, "consent": True, "unreachable": False}
+    )
+    refreshed: dict[str, Any] = {
         key: statement.excluded[key]
         for key in ("chat_id", "display_name", "username", "language", "last_seen_at")
     }
     refreshed.update(subscribed=True, unreachable=False, unreachable_at=None)
-    statement = (
+    return (
         statement.on_conflict_do_update(
             index_elements=["event_id", "telegram_user_id"], set_=refreshed
         )
         .returning(Attendee)
         .execution_options(populate_existing=True)
     )
-    row = (await session.execute(statement)).scalar_one()
-    # joined_at is not refreshed on conflict, so it equals `now` only for a new row.
-    return row, row.joined_at == now
 
 
 async def find(db: Database, event_id: int, telegram_user_id: int) -> AttendeeView | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import Database
@@ -54,10 +55,14 @@ def to_view(event: Event) -> EventView:
 
 
 async def active_event_row(session: AsyncSession) -> Event | None:
-    result = await session.execute(
-        select(Event).where(Event.active.is_(True)).order_by(Event.id.desc()).limit(1)
-    )
+    result = await session.execute(_active_event_query())
     return result.scalar_one_or_none()
+
+
+@functools.cache
+def _active_event_query() -> Select[tuple[Event]]:
+    # Built once, because every /start runs it.
+    return select(Event).where(Event.active.is_(True)).order_by(Event.id.desc()).limit(1)
 
 
 async def active_event(db: Database) -> EventView | None:

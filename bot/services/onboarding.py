@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot import links
 from bot.db.engine import Database
+from bot.db.models import Event
 from bot.services import announcements, attendees, events
 from bot.services.attendees import Arrival
 from bot.services.views import AttendeeView, EventView
@@ -41,14 +42,17 @@ async def arrive(
     db: Database, link: links.Link | None, arrival: Arrival, *, link_rejected: bool = False
 ) -> Landing:
     """Register an attendee for the event the link points at, or the active event."""
-    event = None
-    if link is not None and link.kind is links.LinkKind.EVENT:
-        event = await events.get_event(db, link.id)
-    if event is None:
-        event = await events.active_event(db)
-    if event is None:
-        return Landing(event=None, attendee=None, link=link, link_rejected=link_rejected)
+    # One transaction for the event lookup and the registration: a transaction costs a few
+    # round trips to the database, and /start is the busiest moment of a night.
     async with db.transaction() as session:
+        event_row = None
+        if link is not None and link.kind is links.LinkKind.EVENT:
+            event_row = await session.get(Event, link.id)
+        if event_row is None:
+            event_row = await events.active_event_row(session)
+        if event_row is None:
+            return Landing(event=None, attendee=None, link=link, link_rejected=link_rejected)
+        event = events.to_view(event_row)
         row, is_new = await attendees.register_in(session, event.id, arrival)
         # Announcements that went out before they arrived (or while the bot was blocked).
         caught_up = await announcements.catch_up_in(session, row)
