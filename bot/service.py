@@ -57,13 +57,18 @@ def freeze_startup_heap() -> int:
     and one full collection over them paused every handler for 230 to 350 ms on a 2-core
     x86_64 box (CPython 3.11). Objects made during start-up (modules, classes, mappers,
     the dispatcher) live as long as the process, so collections only need the ones made
-    later. Cycles among frozen objects are never collected, so call this once, after start-up.
+    later. Cycles among frozen objects are never collected, so call this after start-up.
     """
+    global _heap_frozen
     gc.collect()
     gc.freeze()
+    _heap_frozen = True
     count = gc.get_freeze_count()
     logger.info("Start-up objects frozen for garbage collection: count=%s", count)
     return count
+
+
+_heap_frozen = False
 
 
 def rate_config(settings: Settings) -> RateConfig:
@@ -190,6 +195,10 @@ class BotService:
                 )
             )
         logger.info("Bot service started: mode=%s web_port=%s", self.mode, self.web_port)
+        if not _heap_frozen:
+            # Only the first start in a process: a restarted service, or the next test, would
+            # otherwise freeze objects that are garbage soon.
+            freeze_startup_heap()
 
     async def stop(self) -> None:
         """Stop receiving, let running handlers finish, then close everything."""
@@ -315,7 +324,6 @@ class BotService:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
-        freeze_startup_heap()
         try:
             await stop.wait()
         finally:
