@@ -112,7 +112,7 @@ async def _claim(query: CallbackQuery, drop_id: int, ctx: BotContext, bot: Bot) 
         request_key=query.id,
         receipt_links=receipt_links(ctx),
     )
-    await query.answer(drop_texts.claim_answer(result), show_alert=not result.ok)
+    await _answer_claim(query, result)
     await _after_claim(query, result, ctx, bot)
 
 
@@ -124,8 +124,26 @@ async def _accept(query: CallbackQuery, drop_id: int, ctx: BotContext, bot: Bot)
         request_key=query.id,
         receipt_links=receipt_links(ctx),
     )
-    await query.answer(drop_texts.claim_answer(result), show_alert=not result.ok)
+    await _answer_claim(query, result)
     await _after_claim(query, result, ctx, bot)
+
+
+async def _answer_claim(query: CallbackQuery, result: ClaimResult) -> None:
+    """Answer a claim press without letting a failed answer stop what follows.
+
+    The claim is already stored, so a 429 or another API error loses only the toast, and the
+    receipt and the card update are still sent.
+    """
+    try:
+        await query.answer(drop_texts.claim_answer(result), show_alert=not result.ok)
+    except TelegramAPIError as exc:
+        logger.warning(
+            "Claim press not answered: query_id=%s user_id=%s outcome=%s error=%s",
+            query.id,
+            query.from_user.id,
+            result.outcome.value,
+            exc,
+        )
 
 
 async def _after_claim(
