@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -337,51 +338,87 @@ async def catch_up(db: Database, attendee_id: int) -> int:
 
 async def catch_up_in(session: AsyncSession, attendee: Attendee) -> int:
     """Queue missed, still-relevant announcements for `attendee` in the caller's transaction."""
+    [count] = await catch_up_many(session, [attendee])
+    return count
+
+
+async def catch_up_many(session: AsyncSession, attendees: Sequence[Attendee]) -> list[int]:
+    """Queue missed announcements for several attendees; return how many for each, in order.
+
+    An announcement is missed when the attendee's chat has no delivery of it yet, or one
+    that found the chat unreachable. Two queries cover any number of attendees of one event.
+    """
     now = utcnow()
-    if attendee.chat_id is None or not attendee.subscribed:
-        return 0
-    parameters = {"chat_id": attendee.chat_id, "event_id": attendee.event_id, "now": now}
-    rows = (await session.execute(_catch_up_query(), parameters)).all()
-    for announcement, delivery in rows:
-        if delivery is None:
-            session.add(
-                Delivery(
-                    announcement_id=announcement.id,
-                    attendee_id=attendee.id,
-                    chat_id=attendee.chat_id,
-                    status=DeliveryStatus.PENDING,
-                    next_attempt_at=now,
-                    parts_sent=0,
-                )
+    counts = [0] * len(attendees)
+    waiting: dict[int, list[int]] = {}
+    for index, attendee in enumerate(attendees):
+        if attendee.chat_id is not None and attendee.subscribed:
+            waiting.setdefault(attendee.event_id, []).append(index)
+    for event_id, indexes in waiting.items():
+        relevant = (
+            await session.scalars(_catch_up_query(), {"event_id": event_id, "now": now})
+        ).all()
+        if not relevant:
+            continue
+        chat_ids = {attendees[index].chat_id for index in indexes}
+        existing = await session.scalars(
+            select(Delivery).where(
+                Delivery.announcement_id.in_([row.id for row in relevant]),
+                Delivery.chat_id.in_(sorted(chat_ids)),
             )
-        else:
+        )
+        deliveries = {(row.announcement_id, row.chat_id): row for row in existing}
+        for index in indexes:
+            counts[index] = _catch_up_one(session, attendees[index], relevant, deliveries, now)
+    return counts
+
+
+def _catch_up_one(
+    session: AsyncSession,
+    attendee: Attendee,
+    relevant: Sequence[Announcement],
+    deliveries: dict[tuple[int, int | None], Delivery],
+    now: datetime,
+) -> int:
+    count = 0
+    for announcement in relevant:
+        delivery = deliveries.get((announcement.id, attendee.chat_id))
+        if delivery is None:
+            delivery = Delivery(
+                announcement_id=announcement.id,
+                attendee_id=attendee.id,
+                chat_id=attendee.chat_id,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                parts_sent=0,
+            )
+            session.add(delivery)
+            deliveries[(announcement.id, attendee.chat_id)] = delivery
+        elif delivery.status == DeliveryStatus.UNREACHABLE:
             delivery.status = DeliveryStatus.PENDING
             delivery.next_attempt_at = now
             delivery.error = None
+        else:
+            continue
+        count += 1
         if announcement.status == AnnouncementStatus.DONE:
             announcement.status = AnnouncementStatus.SENDING
             announcement.finished_at = None
-    if rows:
-        logger.info("Announcements caught up: attendee_id=%s count=%s", attendee.id, len(rows))
-    return len(rows)
+    if count:
+        logger.info("Announcements caught up: attendee_id=%s count=%s", attendee.id, count)
+    return count
 
 
 @functools.cache
-def _catch_up_query() -> Select[tuple[Announcement, Delivery | None]]:
+def _catch_up_query() -> Select[tuple[Announcement]]:
     # Built once and run with parameters, because every /start runs it.
     return (
-        select(Announcement, Delivery)
-        .outerjoin(
-            Delivery,
-            (Delivery.announcement_id == Announcement.id)
-            & (Delivery.chat_id == bindparam("chat_id")),
-        )
+        select(Announcement)
         .where(
             Announcement.event_id == bindparam("event_id"),
             Announcement.status.in_(CATCH_UP_STATUSES),
             Announcement.relevant_until.is_(None)
             | (Announcement.relevant_until > bindparam("now")),
-            Delivery.id.is_(None) | (Delivery.status == DeliveryStatus.UNREACHABLE),
         )
         .order_by(Announcement.scheduled_for, Announcement.id)
     )

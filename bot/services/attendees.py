@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, select, update
+from sqlalchemy import Insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,17 +21,6 @@ from bot.services.views import AttendeeView
 logger = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES = ("en", "de")
-UPSERT_PARAMETERS = (
-    "event_id",
-    "telegram_user_id",
-    "chat_id",
-    "display_name",
-    "username",
-    "language",
-    "arrival_source",
-    "joined_at",
-    "last_seen_at",
-)
 
 
 @dataclass(frozen=True)
@@ -80,33 +70,57 @@ async def register_in(
     One statement, so concurrent /start presses by the same or different users never collide
     on the unique (event, user) key. The first arrival source is kept.
     """
+    [registered] = await register_many(session, [(event_id, arrival)])
+    return registered
+
+
+async def register_many(
+    session: AsyncSession, arrivals: Sequence[tuple[int, Arrival]]
+) -> list[tuple[Attendee, bool]]:
+    """Upsert several attendees with one statement; return (row, is new) for each, in order.
+
+    Each (event id, user id) may appear once: PostgreSQL rejects an upsert that touches one
+    row twice.
+    """
     now = utcnow()
-    values = {
-        "event_id": event_id,
-        "telegram_user_id": arrival.telegram_user_id,
-        "chat_id": arrival.chat_id,
-        "display_name": arrival.display_name[:300],
-        "username": arrival.username,
-        "language": pick_language(arrival.language_code),
-        "arrival_source": arrival.source[:64],
-        "joined_at": now,
-        "last_seen_at": now,
-    }
+    parameters = [
+        {
+            "event_id": event_id,
+            "telegram_user_id": arrival.telegram_user_id,
+            "chat_id": arrival.chat_id,
+            "display_name": arrival.display_name[:300],
+            "username": arrival.username,
+            "language": pick_language(arrival.language_code),
+            "arrival_source": arrival.source[:64],
+            "subscribed": True,
+            "consent": True,
+            "unreachable": False,
+            "joined_at": now,
+            "last_seen_at": now,
+        }
+        for event_id, arrival in arrivals
+    ]
+    # Rows go in key order, so two processes upserting overlapping batches on PostgreSQL
+    # lock them in the same order instead of deadlocking.
+    parameters.sort(key=lambda row: (row["event_id"], row["telegram_user_id"]))
     statement = _upsert_statement(session.bind.dialect.name)
-    row = (await session.execute(statement, values)).scalar_one()
-    # joined_at is not refreshed on conflict, so it equals `now` only for a new row.
-    return row, row.joined_at == now
+    rows = (await session.execute(statement, parameters)).scalars()
+    # PostgreSQL returned these rows out of parameter order, so they are matched by key.
+    by_key = {(row.event_id, row.telegram_user_id): row for row in rows}
+    registered = []
+    for event_id, arrival in arrivals:
+        row = by_key[(event_id, arrival.telegram_user_id)]
+        # joined_at is not refreshed on conflict, so it equals `now` only for a new row.
+        registered.append((row, row.joined_at == now))
+    return registered
 
 
 @functools.cache
 def _upsert_statement(dialect: str) -> Insert:
     # Built once per dialect and run with parameters: building the statement, its EXCLUDED
-    # alias above all, took more time than running it.
+    # alias above all, took longer than running it.
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Attendee).values(
-        {name: bindparam(name) for name in UPSERT_PARAMETERS}
-        | {"subscribed": True, "consent": True, "unreachable": False}
-    )
+    statement = insert(Attendee)
     refreshed: dict[str, Any] = {
         key: statement.excluded[key]
         for key in ("chat_id", "display_name", "username", "language", "last_seen_at")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -14,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import Database
+from bot.db.group_commit import GroupCommit
 from bot.db.models import ProcessedUpdate
 from bot.db.types import utcnow
 
@@ -34,8 +34,13 @@ class Busy(Exception):
     """The update is being handled elsewhere; the sender should deliver it again later."""
 
 
+class Step(enum.Enum):
+    BEGIN = "begin"
+    FINISH = "finish"
+
+
 class Start(enum.Enum):
-    """What `begin_in` found for an update id."""
+    """Outcome of `begin_in` for one update id."""
 
     HANDLE = "handle"  # recorded now, or taken over from a handler that died
     HANDLED = "handled"  # handled before: a replay
@@ -140,82 +145,41 @@ def _started(update_id: int, start: Start) -> bool:
 
 
 class UpdateLog:
-    """Begins and finishes updates for one process, many updates to a transaction.
+    """Once-only records of one process, written many updates to a transaction.
 
-    Records that arrive while a transaction commits wait for it and then share the next one
-    (group commit). A burst so costs one transaction per batch instead of two per update,
-    and a lone update waits for no timer. Each call returns only once its own record is
-    committed, so `begin` and `finish` keep the guarantees of the module functions.
+    A burst so costs one transaction per batch instead of two per update (see GroupCommit).
+    Each call returns only once its own record is committed, so `begin` and `finish` keep
+    the guarantees of the module functions.
     """
 
     def __init__(self, db: Database, *, reclaim_before: datetime | None = None) -> None:
         self.db = db
         self.reclaim_before = reclaim_before
-        self._begins: dict[int, list[asyncio.Future[Start]]] = {}
-        self._finishes: dict[int, list[asyncio.Future[None]]] = {}
-        self._writer: asyncio.Task[None] | None = None
+        self._writes: GroupCommit[tuple[Step, int], Start | None] = GroupCommit(
+            db, self._write, key=lambda step: step, max_batch=MAX_BATCH
+        )
 
     async def begin(self, update_id: int) -> bool:
         """Record that an update is being handled, as `begin` does; raise Busy likewise."""
-        start = await self._enqueue(self._begins, update_id)
+        start = await self._writes.submit((Step.BEGIN, update_id))
+        assert start is not None
         return _started(update_id, start)
 
     async def finish(self, update_id: int) -> None:
-        await self._enqueue(self._finishes, update_id)
+        await self._writes.submit((Step.FINISH, update_id))
 
     async def release(self, update_id: int) -> None:
         await release(self.db, update_id)
 
-    def _enqueue(self, queue: dict[int, list[asyncio.Future]], update_id: int) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        queue.setdefault(update_id, []).append(future)
-        # The writer runs in a task of its own, so a caller cancelled mid-write cannot leave
-        # the others waiting. It ends when both queues are empty.
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_batches())
-        return future
-
-    async def _write_batches(self) -> None:
-        while self._begins or self._finishes:
-            begins = _take(self._begins, MAX_BATCH)
-            finishes = _take(self._finishes, MAX_BATCH)
-            waiters = [f for futures in (*begins.values(), *finishes.values()) for f in futures]
-            try:
-                async with self.db.transaction() as session:
-                    if finishes:
-                        await finish_in(session, finishes)
-                    starts = {}
-                    if begins:
-                        starts = await begin_in(
-                            session, begins, reclaim_before=self.reclaim_before
-                        )
-            except asyncio.CancelledError:
-                for future in waiters:
-                    future.cancel()
-                raise
-            except Exception as exc:  # noqa: BLE001 - every waiter sees the failure instead
-                for future in waiters:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for update_id, futures in begins.items():
-                _resolve_begins(futures, starts[update_id])
-            for future in (f for futures in finishes.values() for f in futures):
-                if not future.done():
-                    future.set_result(None)
-
-
-def _take(queue: dict[int, list[asyncio.Future]], count: int) -> dict[int, list[asyncio.Future]]:
-    taken = {}
-    for update_id in list(queue)[:count]:
-        taken[update_id] = queue.pop(update_id)
-    return taken
-
-
-def _resolve_begins(futures: list[asyncio.Future[Start]], start: Start) -> None:
-    # The same update twice in one batch (a webhook retry): the first delivery handles it,
-    # and the second finds it running, as it would a moment later.
-    for index, future in enumerate(futures):
-        if future.done():
-            continue
-        future.set_result(Start.BUSY if index and start is Start.HANDLE else start)
+    async def _write(
+        self, session: AsyncSession, steps: Sequence[tuple[Step, int]]
+    ) -> list[Start | None]:
+        # Finishes go first: a replay queued behind its own finish then finds it handled.
+        finished = [update_id for step, update_id in steps if step is Step.FINISH]
+        if finished:
+            await finish_in(session, finished)
+        begun = [update_id for step, update_id in steps if step is Step.BEGIN]
+        starts = (
+            await begin_in(session, begun, reclaim_before=self.reclaim_before) if begun else {}
+        )
+        return [starts[update_id] if step is Step.BEGIN else None for step, update_id in steps]

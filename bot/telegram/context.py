@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.db.engine import Database
 from bot.services.announcements import JobScheduler
+from bot.services.onboarding import Arrivals
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,10 @@ class BotContext:
     wake_workers: Callable[[], None] = lambda: None
     extras: dict[str, Any] = field(default_factory=dict)
     _background: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    arrivals: Arrivals = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.arrivals = Arrivals(self.db)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` beside the handler, which need not wait for it; `drain` awaits it."""

@@ -50,7 +50,7 @@ async def on_start(message: Message, command: CommandObject, ctx: BotContext) ->
         return
     arrival = _arrival(message.from_user, message.chat.id, onboarding.arrival_source(link))
 
-    landing = await onboarding.arrive(ctx.db, link, arrival, link_rejected=rejected)
+    landing = await ctx.arrivals.arrive(link, arrival, link_rejected=rejected)
     if landing.caught_up:
         ctx.wake_workers()
 
