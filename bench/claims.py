@@ -6,6 +6,8 @@ a database of its own is created and dropped. The last line printed is one JSON 
 
 Latency is the claim decision as a handler measures it: from calling `claims.claim` to its result,
 pool or lock waits included. Every press of a repetition starts at the same instant (T-0).
+Before the first rush the script does what `micropop run` does at start: it opens the pool's
+connections, prepares the claim statements on them and freezes the start-up heap.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from bot.db import migrate  # noqa: E402
 from bot.db.engine import Database, create_database  # noqa: E402
 from bot.db.models import Attendee, Claim, Drop  # noqa: E402
 from bot.db.types import utcnow  # noqa: E402
-from bot.services import claims, drops, events  # noqa: E402
+from bot.service import freeze_startup_heap  # noqa: E402
+from bot.services import claim_desk, claims, drops, events  # noqa: E402
 from bot.services.claims import ClaimOutcome  # noqa: E402
 from bot.services.events import EventFields  # noqa: E402
 from bot.services.receipts import ReceiptLinks  # noqa: E402
@@ -114,9 +117,11 @@ def percentile(values: list[float], share: float) -> float:
 async def run_dialect(url: str, args: argparse.Namespace) -> dict[str, object]:
     db = create_database(url)
     await migrate.upgrade(db)
-    # A running bot has warm connections at T-0; open them before the clock starts.
-    async with db.transaction() as session:
-        await session.execute(text("SELECT 1"))
+    # Start-up as `micropop run` does it before any update arrives: the pool's connections
+    # opened with the claim statements prepared, then the start-up heap frozen. Every rush,
+    # the first included, is measured.
+    await db.open_connections(prepare=claim_desk.prepare_statements)
+    freeze_startup_heap()
     seeds = range(1, args.repetitions + 1)
     runs = [await rush(db, args.presses, args.stock, seed) for seed in seeds]
     await db.dispose()
