@@ -170,3 +170,38 @@ async def test_unreachable_redis_grants_nothing():
 
     await limiter.close()
     await client.aclose()
+
+
+async def test_stalled_process_gives_up_its_passed_slot(limiters, monkeypatch):
+    # 10 a second: slots 100 ms apart. The process stalls 300 ms right after its first grant,
+    # as under CPU contention, so sending then would land next to the following slots.
+    config = RateConfig(global_per_s=10.0 / RateConfig().safety)
+    limiter = limiters(config)
+    ask = limiter._ask
+    stalled = []
+
+    async def ask_then_stall(waiter):
+        answer = await ask(waiter)
+        if answer[0] and not stalled:
+            stalled.append(waiter.sequence)
+            asyncio.get_running_loop().call_soon(time.sleep, 0.3)
+        return answer
+
+    monkeypatch.setattr(limiter, "_ask", ask_then_stall)
+    sent = await grant_times(limiter, list(range(1, 11)), Priority.BROADCAST)
+
+    ordered = sorted(sent)
+    # Sent in its passed slot, the stalled send would go out a few milliseconds before the
+    # next one. A send resumed up to STALE_GRANT_S late still leaves 50 ms of the 100.
+    assert min(b - a for a, b in zip(ordered, ordered[1:])) >= 0.03
+    assert limiter.stale_grants >= 1
+    assert limiter.grants == 10
+
+
+async def test_prompt_grant_is_used(limiters):
+    limiter = limiters(RateConfig(global_per_s=50.0))
+
+    await grant_times(limiter, [1, 2, 3], Priority.INTERACTIVE)
+
+    assert limiter.grants == 3
+    assert limiter.stale_grants == 0
