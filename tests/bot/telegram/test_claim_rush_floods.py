@@ -1,9 +1,9 @@
-"""A claim rush through Telegram while the Bot API answers with 429 storms: claims stay exact.
+"""A claim rush through Telegram while the Bot API responds with 429 storms: claims stay exact.
 
-Every guest presses Claim at once. The emulator answers bursts of receipts, card edits and
-callback answers with 429 Too Many Requests. A claim is written before any of those calls, so
-the storm must not change who holds a claim, and a lost callback answer must not cost the
-claimant their receipt.
+Every guest presses Claim at once. The emulator rejects bursts of receipts, card edits and
+callback query answers with 429 Too Many Requests. A claim is written before any of those
+calls, so the storm must not change who holds a claim, and a lost callback answer must not
+cost the claimant their receipt.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PRESSES = 120
 STOCK = 40
 FIRST_GUEST = 7_950_000_000
 FAST_RATES = {"rate_global_per_s": 1000.0, "rate_private_per_s": 1000.0}
-# Bursts of 429 answers on every call a claim press makes after the claim is written.
+# Bursts of 429 responses on every call a claim press makes after the claim is written.
 STORMS = {"sendPhoto": 10, "editMessageText": 10, "answerCallbackQuery": 20}
 
 

@@ -30,7 +30,7 @@ from tests.figures import record
 
 ADA = 7_000_000_301
 ZORA = 7_000_000_302
-# The longest time to live the settings accept.
+# The maximum time to live the settings accept.
 MAX_TTL = timedelta(seconds=Settings.model_fields["ephemeral_ttl_s"].metadata[-1].le)
 
 
@@ -177,7 +177,7 @@ async def test_due_messages_deleted_by_scheduler_in_time(tmp_path):
             timeout=RETENTION_INTERVAL_S + 15,
         )
         deleted = [call for call in stage.emulator.calls_to("deleteMessage") if call.ok]
-        # The job forgets each row right after its deleteMessage call returns.
+        # The job deletes each row right after its deleteMessage call returns.
         for _ in range(50):
             leftovers = await ephemeral_rows(stage)
             if not leftovers:
@@ -212,7 +212,7 @@ def test_ttl_setting_stops_short_of_deletion_window():
     sent_at=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2100, 1, 1)),
     ttl=st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=30)),
 )
-def test_every_deadline_leaves_runs_inside_window(sent_at, ttl):
+def test_deadline_plus_interval_inside_window(sent_at, ttl):
     deadline = ephemeral.delete_at(sent_at, ttl)
 
     # The job runs every RETENTION_INTERVAL_S, so deletion happens by then.
