@@ -24,10 +24,10 @@ logger = logging.getLogger(__name__)
 # Per-chat bookkeeping is pruned past this many chats, so a big night does not grow it forever.
 CHAT_LOCKS_KEPT = 10_000
 # A grant this late still counts from its slot rather than from now. The grant loop wakes a
-# few milliseconds after each slot opens, and counting from the wake-up added that delay to
-# every interval: 0.83 to 0.86 of the 30 a second ceiling where 0.97 was configured (bench
-# broadcast.py on a loaded 2-core machine). It is also the most by which two grants can come
-# closer than the overall interval.
+# few milliseconds after each slot opens. Counting from the wake-up added that delay to every
+# interval, so a broadcast reached 0.83 to 0.86 of the 30 a second ceiling where 0.97 was
+# configured (bench/broadcast.py on a loaded 2-core machine). It is also the most by which two
+# grants can come closer than the overall interval.
 CATCH_UP_S = 0.005
 
 
