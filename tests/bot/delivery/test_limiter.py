@@ -119,3 +119,27 @@ async def test_recent_sends_carry_over_restart():
     await second.close()
 
     assert time.monotonic() - started >= 0.5
+
+
+async def test_waiter_resumed_late_gives_up_its_passed_slot(monkeypatch):
+    # Slots 100 ms apart. The loop stalls 300 ms right after the first grant, as a busy loop
+    # does, so the first waiter would send in a passed slot just before the next grant.
+    limiter = Limiter(RateConfig(global_per_s=10, safety=1.0))
+    loop = asyncio.get_running_loop()
+    clock = limiter.clock
+    stalled = []
+
+    def clock_then_stall() -> float:
+        # First read by the grant loop, just before it grants: the stall runs before the
+        # granted waiter resumes.
+        if not stalled:
+            stalled.append(True)
+            loop.call_soon(time.sleep, 0.3)
+        return clock()
+
+    monkeypatch.setattr(limiter, "clock", clock_then_stall)
+    times = await grant_times(limiter, [(None, Priority.BROADCAST)] * 6)
+
+    ordered = sorted(times)
+    assert min(b - a for a, b in zip(ordered, ordered[1:], strict=False)) >= 0.05
+    assert limiter.stale_grants >= 1
