@@ -29,11 +29,6 @@ CHAT_LOCKS_KEPT = 10_000
 # configured (bench/broadcast.py on a loaded 2-core machine). It is also the most by which two
 # grants can come closer than the overall interval.
 CATCH_UP_S = 0.005
-# A grant taken up later than this is given up for a new one. A waiter resumed late (a busy
-# event loop, garbage collection) would otherwise send in a slot that has passed, next to the
-# sends granted after it. At 0.97 of 30 a second, grants 34 ms apart, up to 30 ms of lateness
-# keeps any second's sends within 30.
-STALE_GRANT_S = 0.02
 
 
 class Priority(enum.IntEnum):
@@ -91,6 +86,8 @@ class Limiter:
         self._waiters: list[tuple[int, int, asyncio.Future[float]]] = []
         self._sequence = itertools.count()
         self.stale_grants = 0
+        # When granted sends were taken up during the last second.
+        self._taken: deque[float] = deque()
         self._wakeup = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._private_last: dict[int, float] = {}
@@ -214,13 +211,25 @@ class Limiter:
                 if not future.done():
                     future.cancel()
                 raise
-            late = self.clock() - granted_at
-            if late <= STALE_GRANT_S:
+            now = self.clock()
+            if self._room_in_last_second(now):
+                self._taken.append(now)
                 return
-            # The slot has passed: sent now, this send would land beside later ones. The
-            # waiter keeps its place in the queue and asks for a new slot.
+            # A waiter resumed late (a busy event loop, a garbage collection) would send in a
+            # passed slot, beside sends granted after it, and more than the ceiling would
+            # leave within one second. It keeps its place in the queue for a new slot.
             self.stale_grants += 1
-            logger.debug("Stale send slot given up: late_s=%.3f", late)
+            logger.debug("Late send slot given up: late_s=%.3f", now - granted_at)
+
+    def _room_in_last_second(self, now: float) -> bool:
+        """Whether one more send now keeps the sends of the last second within the ceiling.
+
+        Grants follow the slot grid; this counts when senders actually took them up.
+        """
+        taken = self._taken
+        while taken and now - taken[0] >= 1.0:
+            taken.popleft()
+        return len(taken) < max(1, int(self.config.global_per_s))
 
     async def _grant_loop(self) -> None:
         while True:
