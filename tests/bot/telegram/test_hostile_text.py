@@ -25,7 +25,9 @@ from bot.rehearsal.stage import Stage
 from bot.services import announcements, drops, events
 from bot.services.events import EventFields
 from bot.services.exports import FORMULA_PREFIXES
+from bot.telegram.hold_notices import run_hold_expiry
 from bot.telegram.organiser_texts import preview
+from bot.telegram.routers.organiser import AUDIT_ENTRIES_SHOWN
 from bot.textsplit import utf16_len
 from tests.bot.telegram.stage_helpers import button, start_payload
 from tests.figures import record
@@ -79,11 +81,14 @@ def missing_from(expected: str, texts: list[str]) -> bool:
     return not split_ok
 
 
-def report(surface: str, stage: Stage, checks: int, wrong: list) -> None:
+def report(
+    surface: str, stage: Stage, checks: int, wrong: list, entries: int = len(CORPUS)
+) -> None:
+    """Record a surface's figures. `entries` is the number of corpus entries it was given."""
     record(
         "hostile-text",
         surface=surface,
-        entries=len(CORPUS),
+        entries=entries,
         checks=checks,
         not_exact=len(wrong),
         rejected_calls=len(failed_calls(stage)),
@@ -331,8 +336,10 @@ async def console_reply(stage: Stage, command: str) -> list[str]:
     organisers = stage.organisers.id
     before = len(stage.emulator.messages(organisers))
     stage.organiser_says(command)
+    # A reply that Telegram rejects never arrives, and the test reports the failed call instead.
     await stage.emulator.wait_for(
-        lambda: len(stage.emulator.messages(organisers)) > before, timeout=20
+        lambda: len(stage.emulator.messages(organisers)) > before or failed_calls(stage),
+        timeout=20,
     )
     await stage.emulator.wait_for(lambda: stage.bot.in_flight.count == 0, timeout=30)
     bot_id = stage.bot.bot.id
@@ -412,5 +419,179 @@ async def test_announcements_arrive_exactly(hostile_stage):
             wrong.append((entry.kind, entry.text[:40]))
 
     report("announcements", stage, checks, wrong)
+    assert failed_calls(stage) == []
+    assert wrong == []
+
+
+async def test_audit_shows_names_and_commands_exactly(hostile_stage):
+    stage = hostile_stage
+    await events.create_event(stage.bot.db, EventFields(title="Hostile night"))
+    wrong = []
+    checks = 0
+    # /audit lists the newest AUDIT_ENTRIES_SHOWN entries, which are a batch of rejected
+    # commands and the previous /audit.
+    batch = AUDIT_ENTRIES_SHOWN - 1
+
+    for first in range(0, len(CORPUS), batch):
+        expected = []
+        for index in range(first, min(first + batch, len(CORPUS))):
+            entry = CORPUS[index]
+            user = guest(stage, index, entry)
+            # An attendee's organiser command is rejected and audited with their name and text.
+            # A Telegram message carries 4096 UTF-16 code units at most, so the text is cut.
+            command = "/stats " + entry.text[:2000]
+            stage.emulator.send_text(user, command)
+            await handled(stage, user.id, 1)
+            # Each audit line reads "<time> <name>: /<command> <result> - <text preview>".
+            expected.append(f"{user.first_name}: /stats rejected - {shown_preview(command)}")
+        listing = await console_reply(stage, "/audit")
+        for text in expected:
+            checks += 1
+            if missing_from(text, listing):
+                wrong.append(text[:40])
+
+    report("/audit", stage, checks, wrong)
+    assert failed_calls(stage) == []
+    assert wrong == []
+
+
+def organiser_texts_from_bot(stage: Stage) -> list[str]:
+    bot_id = stage.bot.bot.id
+    return texts_of(
+        [
+            m
+            for m in stage.emulator.messages(stage.organisers.id)
+            if m.get("from", {}).get("id") == bot_id
+        ]
+    )
+
+
+async def test_stock_board_and_hold_notices_show_titles_exactly(hostile_stage):
+    stage = hostile_stage
+    db = stage.bot.db
+    await events.create_event(db, EventFields(title="Hostile night"))
+    # Each sampled title needs a drop, a claim and a waiting-list entry, so the test takes every
+    # second title (127 drops), which still covers every kind of entry that fits a title.
+    sampled = [entry for entry in CORPUS if entry.title is not None][::2]
+    placed = {}
+
+    for index, entry in enumerate(sampled):
+        # The holds last an hour, so only the explicit expiry runs below release them.
+        drop = await drops.create_drop(
+            db,
+            title=entry.title,
+            starts_at=utcnow() + timedelta(minutes=5),
+            stock=1,
+            hold_minutes=60,
+            waitlist=True,
+        )
+        await make_live(stage, drop.id)
+        holder = guest(stage, 2 * index, entry)
+        waiter = stage.emulator.user(FIRST_GUEST + 2 * index + 1, "Bob")
+        for user in (holder, waiter):
+            stage.emulator.send_start(user)
+            await stage.emulator.wait_for_message(user.id, timeout=10)
+
+        stage.emulator.send_start(holder, start_payload(stage, links.LinkKind.DROP, drop.id))
+        card = await stage.emulator.wait_for_message(
+            holder.id, lambda m: button(m, "dr:c:"), timeout=20
+        )
+        stage.emulator.press_button(holder, card, button(card, "dr:c:"))
+        await stage.emulator.wait_for_message(holder.id, lambda m: "photo" in m, timeout=20)
+        stage.emulator.send_start(waiter, start_payload(stage, links.LinkKind.DROP, drop.id))
+        sold_out = await stage.emulator.wait_for_message(
+            waiter.id, lambda m: button(m, "dr:w:"), timeout=20
+        )
+        stage.emulator.press_button(waiter, sold_out, button(sold_out, "dr:w:"))
+        placed[drop.id] = (drop.title, holder.id, waiter.id)
+        answers = 2 * (index + 1)
+        await stage.emulator.wait_for(
+            lambda count=answers: len(stage.emulator.calls_to("answerCallbackQuery")) == count,
+            timeout=20,
+        )
+
+    # The stock board and the sold-out notice are sent by tasks after each claim.
+    def organiser_posts(marker: str) -> list[str]:
+        return [text for text in organiser_texts_from_bot(stage) if marker in text]
+
+    await stage.emulator.wait_for(
+        lambda: (
+            (
+                len(organiser_posts("📦")) == len(placed)
+                and len(organiser_posts(" sold out: ")) == len(placed)
+            )
+            or failed_calls(stage)
+        ),
+        timeout=30,
+    )
+    # The first run releases every hold and offers the units to the waiting list, and the
+    # second one expires the offers.
+    released = await run_hold_expiry(stage.bot.bot, stage.bot.ctx, utcnow() + timedelta(hours=1))
+    expired = await run_hold_expiry(stage.bot.bot, stage.bot.ctx, utcnow() + timedelta(hours=3))
+    await stage.emulator.wait_for(lambda: stage.bot.in_flight.count == 0, timeout=30)
+
+    board = stage.emulator.state.chats[stage.organisers.id]
+    sold_out_notices = organiser_posts(" sold out: ")
+    wrong = []
+    checks = 0
+    for drop_id, (title, holder_id, waiter_id) in placed.items():
+        drop = await drops.get_drop(db, drop_id)
+        holder_notices = texts_of(stage.emulator.messages(holder_id))
+        waiter_notices = texts_of(stage.emulator.messages(waiter_id))
+        shown_in = [
+            (f"📦 {title}\n", texts_of([board.messages.get(drop.status_message_id, {})])),
+            (f"🔥 {title} sold out: ", sold_out_notices),
+            (f"for {title} was not collected in time", holder_notices),
+            (f"🎁 A unit of {title} is free for you", waiter_notices),
+            (f"Your offer for {title} expired", waiter_notices),
+        ]
+        for expected, shown in shown_in:
+            checks += 1
+            if missing_from(expected, shown):
+                wrong.append(expected[:40])
+        if drop.status_message_id not in board.pinned:
+            wrong.append(f"board of drop {drop_id} not pinned")
+
+    report("stock board, sold-out notice, hold notices", stage, checks, wrong, len(sampled))
+    assert failed_calls(stage) == []
+    assert wrong == []
+    assert len(released.released) == len(placed)
+    assert len(released.offers) == len(placed)
+    assert len(expired.expired_offers) == len(placed)
+
+
+async def test_drop_reminders_show_titles_exactly(hostile_stage):
+    stage = hostile_stage
+    db = stage.bot.db
+    await events.create_event(db, EventFields(title="Hostile night"))
+    user = stage.emulator.user(FIRST_GUEST, "Ada")
+    stage.emulator.send_start(user)
+    await stage.emulator.wait_for_message(user.id, timeout=10)
+    # Each title goes through one reminder, T-30, T-10, T-1 and live now in turn. A drop that
+    # starts `minutes` and 3 seconds from now sends that reminder 3 seconds from now.
+    offsets = (30, 10, 1, 0)
+    expected = []
+
+    for index, entry in enumerate(e for e in CORPUS if e.title is not None):
+        minutes = offsets[index % len(offsets)]
+        drop = await drops.create_drop(
+            db,
+            title=entry.title,
+            starts_at=utcnow() + timedelta(minutes=minutes, seconds=3),
+            stock=5,
+            scheduler=stage.bot.scheduler,
+        )
+        if minutes:
+            expected.append(f"⏰ {drop.title} drops in {minutes} min.")
+        else:
+            expected.append(f"🔥 {drop.title} is live now!")
+
+    sent = await handled(stage, user.id, 1 + len(expected))
+    texts = texts_of(sent[1:])
+    wrong = [text[:40] for text in expected if missing_from(text, texts)]
+
+    report(
+        "drop reminders (T-30, T-10, T-1, live now)", stage, len(expected), wrong, len(expected)
+    )
     assert failed_calls(stage) == []
     assert wrong == []
