@@ -107,7 +107,10 @@ class DeliveryWorkers:
             await asyncio.gather(*workers)
         finally:
             for worker in workers:
-                worker.cancel()
+                # A cancelled gather has cancelled them already. A second cancellation would
+                # cut short the clean-up of a worker stopped mid-query.
+                if not worker.done() and not worker.cancelling():
+                    worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             logger.info("Delivery workers stopped")
 
