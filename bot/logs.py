@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-# These loggers print request URLs, and Bot API URLs carry the bot token.
-QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp.client", "urllib3")
+# The HTTP client loggers print request URLs, and Bot API URLs carry the bot token. aiosqlite
+# logs every statement with its parameters (attendees' names and ids) at DEBUG.
+QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp.client", "urllib3", "aiosqlite")
 
 
 class RedactingFilter(logging.Filter):

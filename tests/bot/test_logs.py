@@ -46,3 +46,10 @@ async def test_full_night_logs_no_token(tmp_path, capsys, restore_logging):
     assert BOT_TOKEN not in err
     assert BOT_TOKEN.split(":")[1] not in err
     assert signing not in err
+
+
+def test_database_driver_quiet_at_debug(restore_logging):
+    configure_logging("DEBUG", [])
+
+    assert logging.getLogger("micropop.test").isEnabledFor(logging.DEBUG)
+    assert not logging.getLogger("aiosqlite").isEnabledFor(logging.DEBUG)
