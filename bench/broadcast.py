@@ -235,8 +235,8 @@ async def ptb_rate_limiter(size: int) -> dict:
 
 
 # Announcements follow each other this far apart. They go to the same attendees, and
-# Telegram allows one message a second per private chat (the limiter keeps 0.9 of that), so
-# at one second apart each would wait for the previous one: the 20th would start 2 s late
+# Telegram allows one message a second per private chat (the limiter keeps 0.9 of that). One
+# second apart, each would wait for the previous one, and the 20th would start 2 s late
 # because of the per-chat limit, not the scheduler.
 SCHEDULE_SPACING_S = 2
 

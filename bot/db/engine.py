@@ -177,8 +177,8 @@ def _create_sqlite_engine(url: str) -> AsyncEngine:
 async def finish_uncancelled(step: Awaitable[T]) -> T:
     """Await `step` to its end even when the awaiting task is cancelled meanwhile.
 
-    A cancellation that arrives meanwhile is raised afterwards, so the caller still stops;
-    after CLEANUP_GRACE_S it is raised at once and `step` finishes on its own.
+    A cancellation that arrives meanwhile is raised once `step` ends, so the caller still
+    stops. After CLEANUP_GRACE_S it is raised at once, and `step` finishes on its own.
     """
     task = asyncio.ensure_future(step)
     cancelled = False

@@ -87,7 +87,7 @@ class Limiter:
         self._sequence = itertools.count()
         self.stale_grants = 0
         # When granted sends were taken up during the last second.
-        self._taken: deque[float] = deque()
+        self._taken_at: deque[float] = deque()
         self._wakeup = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._private_last: dict[int, float] = {}
@@ -213,7 +213,7 @@ class Limiter:
                 raise
             now = self.clock()
             if self._room_in_last_second(now):
-                self._taken.append(now)
+                self._taken_at.append(now)
                 return
             # A waiter resumed late (a busy event loop, a garbage collection) would send in a
             # passed slot, beside sends granted after it, and more than the ceiling would
@@ -222,14 +222,14 @@ class Limiter:
             logger.debug("Late send slot given up: late_s=%.3f", now - granted_at)
 
     def _room_in_last_second(self, now: float) -> bool:
-        """Whether one more send now keeps the sends of the last second within the ceiling.
+        """Return whether one more send now keeps the last second's sends within the ceiling.
 
-        Grants follow the slot grid; this counts when senders actually took them up.
+        Grants follow the slot grid, and this counts when senders actually took them up.
         """
-        taken = self._taken
-        while taken and now - taken[0] >= 1.0:
-            taken.popleft()
-        return len(taken) < max(1, int(self.config.global_per_s))
+        taken_at = self._taken_at
+        while taken_at and now - taken_at[0] >= 1.0:
+            taken_at.popleft()
+        return len(taken_at) < max(1, int(self.config.global_per_s))
 
     async def _grant_loop(self) -> None:
         while True:

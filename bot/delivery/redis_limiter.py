@@ -134,7 +134,7 @@ DEMAND_MARGIN_S = 0.2
 CATCH_UP_S = 0.005
 # A grant taken up later than this is given up for a new one. A process that stalls between
 # its grant and its send (CPU contention, garbage collection) would otherwise send in a slot
-# that has passed, next to sends granted after it: in tests with three processes on two busy
+# that has passed, next to sends granted after it. In tests with three processes on two busy
 # cores, 31 sends reached the Bot API within one second although 27 were granted per second.
 STALE_GRANT_S = 0.05
 # While Redis cannot be reached nothing is sent, and the loop tries again this often.
@@ -209,7 +209,7 @@ class RedisLimiter:
                 self.grants += 1
                 return
             # The slot has passed: sent now, this send would land beside later ones. The
-            # waiter keeps its place in the queue and asks for a new slot.
+            # waiter keeps its place in the queue and requests a new slot.
             self.stale_grants += 1
             logger.debug("Stale send slot given up: late_s=%.3f chat_id=%s", late, chat_id)
 

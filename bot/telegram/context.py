@@ -43,7 +43,7 @@ class BotContext:
 
         The service calls this when it stops, after its handlers finished. Work left running
         would send through a closed HTTP session and use a closed database engine, which
-        would open both again with nobody to close them. Returns how many were cancelled.
+        would open both again and leave them open. Returns how many were cancelled.
         """
         running = set(self._background)
         if not running:

@@ -1,4 +1,4 @@
-"""A task cancelled while its transaction ends still commits or rolls back, and frees its connection.
+"""A task cancelled as its transaction ends still commits or rolls back and frees the connection.
 
 A service stopping cancels its workers; a timeout cancels the task it wraps. Cut short, the end
 of a transaction leaves a connection checked out, and on SQLite that connection keeps the write

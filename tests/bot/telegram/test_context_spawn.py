@@ -11,7 +11,7 @@ def context() -> BotContext:
     return BotContext(settings=None, db=None, scheduler=None)  # type: ignore[arg-type]
 
 
-async def test_drain_waits_for_short_work_and_cancels_long_work():
+async def test_drain_cancels_long_work():
     ctx = context()
     done: list[str] = []
     cancelled: list[str] = []
