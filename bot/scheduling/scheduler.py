@@ -33,6 +33,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import SchedulingError
 
@@ -49,6 +50,8 @@ TABLE_LOCK_KEY = 0x6D70_0002
 MAX_RUNNING_JOBS = 4
 # How long a stopping scheduler lets running jobs finish before it cancels them.
 JOB_DRAIN_S = 10.0
+# After a job-store error the scheduler looks at the store again this much later.
+JOB_STORE_RETRY_S = 1.0
 
 
 def sync_url(url: str) -> str:
@@ -112,7 +115,15 @@ class _BackgroundScheduler(BackgroundScheduler):
         # loop checks only for the paused state. A stopping or paused process starts no job.
         if self.state != STATE_RUNNING:
             return None
-        return super()._process_jobs()
+        try:
+            return super()._process_jobs()
+        except SQLAlchemyError as exc:
+            # APScheduler lets a job-store error end its thread, and with it every job of this
+            # process. A locked SQLite file or a restarting PostgreSQL passes, so try again soon.
+            logger.error(
+                "Job store failed, trying again: retry_s=%s error=%s", JOB_STORE_RETRY_S, exc
+            )
+            return JOB_STORE_RETRY_S
 
 
 class LoopExecutor(BaseExecutor):

@@ -159,3 +159,35 @@ async def test_shutdown_cancels_job_running_too_long(sqlite_url, slow_job, monke
 
     assert slow_job.get("cancelled") is True
     assert "finished" not in slow_job
+
+
+async def test_job_store_error_keeps_scheduler_running(sqlite_url, ticks, monkeypatch):
+    # A locked database made APScheduler's own loop raise and end the scheduler thread.
+    from sqlalchemy.exc import OperationalError
+
+    from bot.scheduling.scheduler import SharedJobStore
+
+    failures = []
+    update = SharedJobStore.update_job
+
+    def locked_once(store, job):
+        if not failures:
+            failures.append(job.id)
+            raise OperationalError("UPDATE apscheduler_jobs", {}, Exception("database is locked"))
+        return update(store, job)
+
+    monkeypatch.setattr(SharedJobStore, "update_job", locked_once)
+    scheduler = Scheduler(sqlite_url)
+    await scheduler.start()
+    scheduler.add_periodic("tick", 60)
+    await scheduler.flush()
+    move_job_back(sqlite_url, "periodic:tick", timedelta(seconds=1))
+    scheduler.wakeup()
+    for _ in range(50):
+        if ticks:
+            break
+        await asyncio.sleep(0.1)
+    await scheduler.shutdown()
+
+    assert failures == ["periodic:tick"]
+    assert len(ticks) >= 1
