@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import shutdown
 from bot.errors import SchedulingError
 
 logger = logging.getLogger(__name__)
@@ -178,16 +179,10 @@ class LoopExecutor(BaseExecutor):
         the service's stop would still hold a database connection when the engine closes.
         Returns how many jobs were cancelled.
         """
-        running = set(self._running)
-        if not running:
-            return 0
-        _, late = await asyncio.wait(running, timeout=timeout)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        if late:
-            logger.warning("Jobs cancelled at shutdown: count=%s", len(late))
-        return len(late)
+        cancelled = await shutdown.drain(self._running, timeout)
+        if cancelled:
+            logger.warning("Jobs cancelled at shutdown: count=%s", cancelled)
+        return cancelled
 
 
 class Scheduler:

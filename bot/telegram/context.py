@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import shutdown
 from bot.db.engine import Database
 from bot.services.announcements import JobScheduler
 from bot.services.onboarding import Arrivals
@@ -45,16 +46,10 @@ class BotContext:
         would send through a closed HTTP session and use a closed database engine, which
         would open both again and leave them open. Returns how many were cancelled.
         """
-        running = set(self._background)
-        if not running:
-            return 0
-        _, late = await asyncio.wait(running, timeout=timeout)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        if late:
-            logger.warning("Background work cancelled at shutdown: count=%s", len(late))
-        return len(late)
+        cancelled = await shutdown.drain(self._background, timeout)
+        if cancelled:
+            logger.warning("Background work cancelled at shutdown: count=%s", cancelled)
+        return cancelled
 
     @property
     def secret(self) -> str:
