@@ -487,31 +487,31 @@ async def _publish_to_venue(session: AsyncSession, row: Announcement) -> None:
     """Mirror the announcement to the venue: a beacon text and a printed slip with a QR."""
     event = await session.get(Event, row.event_id)
     assert event is not None
-    job = PrintJob(
-        event_id=event.id,
-        kind="slip",
-        announcement_id=row.id,
-        payload={"text": row.text, "event_title": event.title},
-    )
-    session.add(job)
-    await session.flush()
     # Event links are not signed, so no secret is needed to encode one.
     start = links.encode(
         links.Link(links.LinkKind.EVENT, event.id, links.ArrivalSource.BEACON), ""
     )
     row.short_link_code = await short_link_for(session, start)
+    # The job keeps everything the slip prints, so a /reprint of it prints the same slip.
+    slip = {
+        "layout": "announcement",
+        "event_title": event.title,
+        "time_zone": event.time_zone,
+        "text": row.text,
+        # Beacons carry the short link of this payload; the slip's QR opens it too.
+        "start": start,
+    }
+    job = PrintJob(event_id=event.id, kind="slip", announcement_id=row.id, payload=slip)
+    session.add(job)
+    await session.flush()
     await venue_feed.publish(
         session,
         "announcement",
         {
+            **slip,
             "announcement_id": row.id,
             "print_job_id": job.id,
-            "event_title": event.title,
-            "time_zone": event.time_zone,
-            "text": row.text,
             "kind": row.kind,
-            # Beacons carry the short link of this payload; the slip's QR opens it too.
-            "start": start,
             "short_code": row.short_link_code,
         },
     )

@@ -32,6 +32,10 @@ _PUBLISH_LOCK_KEY = 0x6D70_6665_6564  # "mpfeed"
 
 # Older field names that publishers may use, mapped to the names the venue daemon reads.
 _ALIASES = {"event": "event_title", "link": "deep_link"}
+# Payload fields from which the daemon's QR link comes, old names included.
+_LINK_FIELDS = ("start", "deep_link", "link")
+# The daemon's layout for each print job kind whose name differs from it.
+_LAYOUTS = {"slip": "announcement"}
 
 
 @dataclass(frozen=True)
@@ -153,11 +157,21 @@ async def _normalised(session: AsyncSession, payload: dict[str, Any]) -> dict[st
 
 
 async def request_reprint(db: Database, print_job_id: int, requested_by: str) -> int:
-    """Queue an explicit reprint of a print job, publish it and return the new job's id."""
+    """Queue an explicit reprint of a print job, publish it and return the new job's id.
+
+    Raises:
+        NotFoundError: no print job has this id.
+        InputError: the job stores no link for its QR code, so the daemon could not print it.
+    """
     async with db.transaction() as session:
         original = await session.get(PrintJob, print_job_id)
         if original is None:
             raise NotFoundError(f"print job {print_job_id} does not exist: check the job id")
+        if not any(original.payload.get(name) for name in _LINK_FIELDS):
+            raise InputError(
+                f"print job {print_job_id} stores no link for its QR code and cannot be "
+                "reprinted: announce the text again to print a new slip"
+            )
         copy = PrintJob(
             event_id=original.event_id,
             kind=original.kind,
@@ -169,7 +183,7 @@ async def request_reprint(db: Database, print_job_id: int, requested_by: str) ->
         )
         session.add(copy)
         await session.flush()
-        layout = original.payload.get("layout") or original.kind
+        layout = original.payload.get("layout") or _LAYOUTS.get(original.kind, original.kind)
         await publish(
             session, "reprint", {**original.payload, "layout": layout, "print_job_id": copy.id}
         )

@@ -29,12 +29,16 @@ async def publish(db: Database, kind: str, payload: dict[str, object]) -> int:
         return await venue_feed.publish(session, kind, payload)
 
 
-async def add_print_job(db: Database) -> int:
+async def add_print_job(
+    db: Database, kind: str = "receipt", payload: dict[str, object] | None = None
+) -> int:
+    if payload is None:
+        payload = {"item": "Tote", "link": "https://t.me/bot?start=rc1"}
     async with db.transaction() as session:
         event = Event(title="Night Market")
         session.add(event)
         await session.flush()
-        job = PrintJob(event_id=event.id, kind="receipt", payload={"item": "Tote"})
+        job = PrintJob(event_id=event.id, kind=kind, payload=payload)
         session.add(job)
         await session.flush()
         return job.id
@@ -186,6 +190,21 @@ async def test_reprint_is_a_new_job_and_event(feed_db: Database) -> None:
     assert [event.kind for event in events] == ["reprint"]
     assert events[0].payload["print_job_id"] == copy
     assert events[0].payload["layout"] == "receipt"
+
+
+async def test_reprint_of_slip_prints_announcement(feed_db: Database) -> None:
+    original = await add_print_job(feed_db, "slip", {"text": "Doors open", "start": "e1-bc"})
+    await venue_feed.request_reprint(feed_db, original, requested_by="@organiser")
+    [event] = await venue_feed.events_after(feed_db, 0)
+    assert event.payload["layout"] == "announcement"
+    assert event.payload["start"] == "e1-bc"
+
+
+async def test_reprint_without_link_is_rejected(feed_db: Database) -> None:
+    original = await add_print_job(feed_db, "slip", {"text": "Doors open"})
+    with pytest.raises(InputError, match=f"print job {original} stores no link"):
+        await venue_feed.request_reprint(feed_db, original, requested_by="@organiser")
+    assert await venue_feed.events_after(feed_db, 0) == []
 
 
 async def test_publish_many_keeps_order(db: Database) -> None:
