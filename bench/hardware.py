@@ -1,8 +1,10 @@
-"""Benchmark the venue daemon on the mock rig: publish to beacon write, publish to receipt bytes.
+"""Benchmark the venue daemon on the mock rig: announcement to beacon write, claim to receipt.
 
-Runs the bot's feed routes over a SQLite file, the venue daemon, python-dbusmock's BlueZ on a
-private D-Bus and a capture printer, all on 127.0.0.1. Prints one line per measured series and
-the figures as one JSON object on the last line.
+Runs the whole bot service over a SQLite file against the local Bot API emulator, the venue
+daemon, python-dbusmock's BlueZ on a private D-Bus and a capture printer, all on 127.0.0.1.
+Each announcement goes through the bot's announcement service and scheduler, and each claim
+through its claim service. Prints one line per measured series and the figures as one JSON
+object on the last line.
 
     .venv/bin/python bench/hardware.py --runs 50
 """
@@ -18,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,14 +29,24 @@ sys.path.insert(0, str(ROOT / "tests" / "hardware"))
 
 from pydantic import SecretStr  # noqa: E402
 from rig.bluez import INSTALL_HINT, BluezRig, GattLayout, MockBluez, missing_parts  # noqa: E402
-from rig.bot_server import VENUE_TOKEN, BotServer  # noqa: E402
 from rig.capture_printer import CapturePrinter  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
+from bot.db.models import Attendee  # noqa: E402
+from bot.db.types import utcnow  # noqa: E402
+from bot.rehearsal.stage import Stage  # noqa: E402
+from bot.services import announcements, claims, drops, events  # noqa: E402
+from bot.services.events import EventFields  # noqa: E402
+from bot.services.receipts import ReceiptLinks  # noqa: E402
 from hardware import eddystone  # noqa: E402
 from hardware.config import DaemonConfig  # noqa: E402
 from hardware.daemon import run_daemon  # noqa: E402
 
 BEACON = "AA:BB:CC:DD:EE:01"
+VENUE_TOKEN = "bench-hall-token-0123456789"
+FIRST_GUEST = 7_200_000_000
+# Lifts Telegram's default send limits, so no message the bot sends waits for a send slot.
+FAST_RATES = {"rate_private_per_s": 100.0, "rate_group_per_min": 6000.0}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -52,13 +65,17 @@ async def measure(runs: int, directory: Path, rig: BluezRig) -> dict[str, object
     char_path = beacon.chars[eddystone.ADV_SLOT_DATA_UUID]
     writes = await mock.watch_calls("WriteValue")
 
-    bot = BotServer(directory)
-    await bot.create_tables()
-    await bot.start()
+    stage = Stage.on_sqlite(
+        directory,
+        venue_tokens=f"bench-hall:{VENUE_TOKEN}",
+        public_base_url="https://popup.com",
+        **FAST_RATES,
+    )
+    await stage.start()
     printer = CapturePrinter()
     await printer.start()
     config = DaemonConfig(
-        bot_url=bot.url,
+        bot_url=f"http://127.0.0.1:{stage.bot.web_port}",
         venue_token=SecretStr(VENUE_TOKEN),
         state_file=directory / "hardware.sqlite3",
         beacons=f"{BEACON}=eddystone",
@@ -69,31 +86,16 @@ async def measure(runs: int, directory: Path, rig: BluezRig) -> dict[str, object
     stop = asyncio.Event()
     daemon = asyncio.create_task(run_daemon(config, stop=stop))
 
-    beacon_times: list[float] = []
-    receipt_times: list[float] = []
     try:
-        for run in range(runs):
-            started = time.monotonic()
-            await bot.publish(
-                "announcement", {"text": f"Run {run}", "start": f"e{run}-bc", "print": False}
-            )
-            while True:
-                path, at = await asyncio.wait_for(writes.get(), 30)
-                if path == char_path and at >= started:
-                    beacon_times.append(at - started)
-                    break
-            await asyncio.sleep(0.05)
-
-        for run in range(runs):
-            started = time.monotonic()
-            await bot.publish_receipt(f"R{run:03d}")
-            await printer.wait_for_jobs(run + 1, timeout=30)
-            receipt_times.append(printer.jobs[-1].last_byte_at - started)
+        beacon_times = await time_announcements(stage, runs, writes, char_path)
+        # Every announcement also prints a slip, so receipts are counted after those.
+        await printer.wait_for_jobs(runs, timeout=60)
+        receipt_times = await time_claims(stage, runs, printer)
     finally:
         stop.set()
         await asyncio.wait_for(daemon, 15)
         await printer.stop()
-        await bot.close()
+        await stage.stop()
         await mock.close()
 
     return {
@@ -107,6 +109,58 @@ async def measure(runs: int, directory: Path, rig: BluezRig) -> dict[str, object
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "python": platform.python_version(),
     }
+
+
+async def time_announcements(
+    stage: Stage, runs: int, writes: asyncio.Queue[tuple[str, float]], char_path: str
+) -> list[float]:
+    """Announce `runs` times; return the seconds from each announcement to its beacon write."""
+    await events.create_event(stage.bot.db, EventFields(title="Bench night"))
+    times: list[float] = []
+    for run in range(runs):
+        started = time.monotonic()
+        await announcements.create(
+            stage.bot.db, stage.bot.scheduler, text=f"Run {run}", created_by="bench"
+        )
+        while True:
+            path, at = await asyncio.wait_for(writes.get(), 30)
+            if path == char_path and at >= started:
+                times.append(at - started)
+                break
+        await asyncio.sleep(0.05)
+    return times
+
+
+async def time_claims(stage: Stage, runs: int, printer: CapturePrinter) -> list[float]:
+    """Claim `runs` units one at a time; return the seconds from each claim to its receipt."""
+    db = stage.bot.db
+    event = await events.active_event(db)
+    assert event is not None
+    guests = range(FIRST_GUEST, FIRST_GUEST + runs)
+    rows = [
+        {"event_id": event.id, "telegram_user_id": guest, "chat_id": guest} for guest in guests
+    ]
+    async with db.transaction() as session:
+        await session.execute(insert(Attendee), rows)
+    starts_at = utcnow() + timedelta(minutes=5)
+    drop = await drops.create_drop(db, title="Bench tote", starts_at=starts_at, stock=runs)
+    links = ReceiptLinks(stage.bot.settings.signing_secret.get_secret_value(), "micropop_bot")
+
+    printed_before = len(printer.complete_jobs)
+    times: list[float] = []
+    for run, guest in enumerate(guests):
+        started = time.monotonic()
+        await claims.claim(
+            db,
+            drop_id=drop.id,
+            telegram_user_id=guest,
+            request_key=f"bench-{guest}",
+            receipt_links=links,
+            now=starts_at + timedelta(seconds=1),
+        )
+        await printer.wait_for_jobs(printed_before + run + 1, timeout=30)
+        times.append(printer.jobs[-1].last_byte_at - started)
+    return times
 
 
 def main() -> None:
@@ -126,8 +180,8 @@ def main() -> None:
     finally:
         rig.stop()
     for name, label in (
-        ("beacon_write", "publish to beacon write"),
-        ("receipt", "publish to receipt"),
+        ("beacon_write", "announcement to beacon write"),
+        ("receipt", "claim to receipt bytes"),
     ):
         print(f"{label}: p50 {figures[name + '_p50_s']} s, p95 {figures[name + '_p95_s']} s")
     print(json.dumps(figures))
