@@ -37,6 +37,7 @@ from bot.telegram.context import BotContext
 from bot.telegram.factory import create_bot, create_dispatcher
 from bot.telegram.hold_notices import run_hold_expiry
 from bot.telegram.middlewares import InFlight
+from bot.telegram.organiser_chat import edit_organiser_message, send_to_organisers
 from bot.telegram.retention import RETENTION_INTERVAL_S, run_retention
 from bot.web.app import create_web_app
 
@@ -244,12 +245,9 @@ class BotService:
         logger.info("Bot service stopped")
 
     async def notify_organisers(self, text: str) -> int | None:
-        """Send a message to the organiser group; return its message id."""
-        # TODO: route through the organiser chat helper once it follows group migrations.
-        message = await self.bot.send_message(
-            self.settings.organiser_chat_id, text, parse_mode=None
-        )
-        return message.message_id
+        """Send a message to the organiser group, following a migration, and return its id."""
+        message = await send_to_organisers(self.bot, self.db, self.settings, text, parse_mode=None)
+        return message.message_id if message else None
 
     async def alert_organisers(self, text: str) -> None:
         """Post a venue alert (printer offline, beacon failing) to the organiser group."""
@@ -261,9 +259,10 @@ class BotService:
     async def _send_progress(self, text: str) -> int | None:
         return await self.notify_organisers(text)
 
-    async def _edit_progress(self, message_id: int, text: str) -> None:
-        await self.bot.edit_message_text(
-            text, chat_id=self.settings.organiser_chat_id, message_id=message_id, parse_mode=None
+    async def _edit_progress(self, message_id: int, text: str) -> int | None:
+        # After a group migration the text arrives as a new message, whose id is returned.
+        return await edit_organiser_message(
+            self.bot, self.db, self.settings, message_id, text, parse_mode=None
         )
 
     async def _start_scheduler(self) -> None:

@@ -172,3 +172,35 @@ async def test_stats_sent_during_migration_not_lost(basic_group):
 
     (reply,) = await stage.emulator.wait_for(stats_reply, timeout=10)
     assert shown(reply).startswith("Spring night: figures")
+
+
+async def migrate_organiser_group(stage) -> None:
+    """Turn the basic group into a supergroup and wait until the bot stored the new id."""
+    stage.emulator.migrate_group(BASIC_GROUP)
+    await stage.emulator.wait_for(lambda: bot_messages(stage, SUPERGROUP), timeout=10)
+    assert await stored_chat_id(stage) == SUPERGROUP
+
+
+async def test_venue_alert_follows_migration(basic_group):
+    stage = basic_group
+    await one_reply(stage, "/event Spring night")
+    await migrate_organiser_group(stage)
+
+    await stage.bot.alert_organisers("Printer of main-hall is offline")
+
+    assert shown(bot_messages(stage, SUPERGROUP)[-1]) == "Printer of main-hall is offline"
+
+
+async def test_broadcast_progress_follows_migration(basic_group):
+    stage = basic_group
+    await seat_two(stage)
+    await migrate_organiser_group(stage)
+
+    await one_reply(stage, "/announce Doors open", chat=SUPERGROUP)
+
+    def summary():
+        found = [m for m in bot_messages(stage, SUPERGROUP) if "finished" in shown(m)]
+        return found or None
+
+    (message,) = await stage.emulator.wait_for(summary, timeout=15)
+    assert shown(message) == "Announcement 1 finished: sent 2"
