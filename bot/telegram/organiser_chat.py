@@ -77,8 +77,9 @@ async def edit_organiser_message(
 ) -> int | None:
     """Edit a message in the organiser group, and return the id of the message showing `text`.
 
-    A message from before a migration cannot be edited in the supergroup, so the text is sent
-    there as a new message and its id is returned. An edit that changes nothing is not an error.
+    A message from before a migration cannot be edited in the supergroup, and a deleted one
+    cannot be edited at all, so the text is sent as a new message and its id is returned. An
+    edit that changes nothing is not an error.
     """
     chat_id = await organisers.chat_id(db, settings.organiser_chat_id)
     if not chat_id:
@@ -96,6 +97,18 @@ async def edit_organiser_message(
         message = await send_to_organisers(bot, db, settings, text, **kwargs)
         return message.message_id if message else None
     except TelegramBadRequest as error:
-        if "message is not modified" not in error.message:
+        if "message is not modified" in error.message:
+            return message_id
+        if "message to edit not found" not in error.message:
             raise
+        # NOTE: a message id from before a migration that also exists in the supergroup edits
+        # that message instead. Storing the chat id with each message id would prevent it.
+        logger.warning(
+            "Organiser message sent anew: message_id=%s chat_id=%s error=%s",
+            message_id,
+            chat_id,
+            error.message,
+        )
+        message = await send_to_organisers(bot, db, settings, text, **kwargs)
+        return message.message_id if message else None
     return message_id

@@ -204,3 +204,16 @@ async def test_broadcast_progress_follows_migration(basic_group):
 
     (message,) = await stage.emulator.wait_for(summary, timeout=15)
     assert shown(message) == "Announcement 1 finished: sent 2"
+
+
+async def test_progress_edit_after_migration_sent_anew(basic_group):
+    stage = basic_group
+    await one_reply(stage, "/event Spring night")
+    old_id = await stage.bot.progress.send("Announcement 1 sending: pending 2")
+    await migrate_organiser_group(stage)
+
+    new_id = await stage.bot.progress.edit(old_id, "Announcement 1 finished: sent 2")
+
+    latest = bot_messages(stage, SUPERGROUP)[-1]
+    assert shown(latest) == "Announcement 1 finished: sent 2"
+    assert new_id == latest["message_id"]
