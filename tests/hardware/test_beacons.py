@@ -208,6 +208,24 @@ async def test_dead_beacon_delays_no_other(
     assert status[healthy[0].address]["state"] == "ok"
 
 
+async def test_connect_waits_for_running_scan(
+    bluez: MockBluez, store: StateStore, run_fleet: FleetFactory
+) -> None:
+    beacon = await add(bluez, "AA:BB:CC:DD:EE:01", "eddystone")
+    await bluez.reject_connect_while_scanning(beacon.address)
+    char_path = beacon.chars[CHARS["eddystone"]]
+    # The failed first write makes the worker connect again while the other worker scans.
+    await bluez.fail_write(char_path, "org.bluez.Error.Failed", times=1)
+    absent = BeaconSpec("AA:BB:CC:DD:EE:0F", "eddystone")
+    adapter = Adapter(scan_timeout=3.0, connect_timeout=10.0)
+    fleet = await run_fleet([absent, BeaconSpec(beacon.address, "eddystone")], adapter)
+    publish(store, fleet, FIRST)
+
+    await wait_written(store, beacon.address, 1)
+    assert await bluez.method_calls(beacon.path, "Connect") == 2
+    assert len(await bluez.written_values(char_path)) == 2
+
+
 async def test_beacon_found_by_scan(
     bluez: MockBluez, store: StateStore, run_fleet: FleetFactory
 ) -> None:

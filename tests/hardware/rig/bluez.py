@@ -60,6 +60,17 @@ self.EmitSignal('org.freedesktop.DBus.Properties', 'PropertiesChanged', 'sa{sv}a
                 ['org.bluez.Device1', changed, dbus.Array([], signature='s')])
 """
 
+# Device1.Connect that raises InProgress while the adapter discovers, as BlueZ may answer a
+# connect during a scan.
+_CONNECT_UNLESS_SCANNING_CODE = (
+    """
+if objects['/org/bluez/hci0'].props['org.bluez.Adapter1']['Discovering']:
+    raise dbus.exceptions.DBusException(
+        'Operation already in progress', name='org.bluez.Error.InProgress')
+"""
+    + _CONNECT_CODE
+)
+
 _DISCONNECT_CODE = """
 changed = {'Connected': dbus.Boolean(False), 'ServicesResolved': dbus.Boolean(False)}
 self.props['org.bluez.Device1'].update(changed)
@@ -262,6 +273,11 @@ class MockBluez:
     async def fail_connect(self, address: str, error: str, *, times: int = 0) -> None:
         await self.fail(device_path(address), DEVICE, "Connect", error, times=times,
                         then=_CONNECT_CODE)  # fmt: skip
+
+    async def reject_connect_while_scanning(self, address: str) -> None:
+        """Make Connect raise org.bluez.Error.InProgress while the adapter is discovering."""
+        await self.call(device_path(address), MOCK, "AddMethod", "sssss",
+                        [DEVICE, "Connect", "", "", _CONNECT_UNLESS_SCANNING_CODE])  # fmt: skip
 
     async def restore_connect(self, address: str) -> None:
         await self.call(device_path(address), MOCK, "AddMethod", "sssss",
