@@ -120,6 +120,47 @@ async def test_announcement_reaches_beacons_and_printer(
     assert text == b"Doors open\n"
 
 
+@pytest.mark.bluez
+async def test_beacon_takes_17_bytes_not_18(
+    tmp_path: Path,
+    bot: BotServer,
+    bluez: MockBluez,
+    start_daemon: Callable[[DaemonConfig], RunningDaemon],
+) -> None:
+    fits = "https://abcdefghijk.com/l/XYZ"
+    too_long = "https://abcdefghijkl.com/l/XYZ"
+    assert eddystone.encoded_length(fits) == 17
+    assert eddystone.encoded_length(too_long) == 18
+    beacon = await bluez.add_beacon(
+        EDDYSTONE_ADDRESS,
+        [GattLayout(eddystone.CONFIG_SERVICE_UUID, ((eddystone.ADV_SLOT_DATA_UUID, ("write",)),))],
+    )
+    char_path = beacon.chars[eddystone.ADV_SLOT_DATA_UUID]
+    start_daemon(daemon_config(tmp_path, bot, "", f"{EDDYSTONE_ADDRESS}=eddystone"))
+
+    await bot.publish("announcement", {"text": "Doors open", "short_url": fits, "print": False})
+
+    async def written() -> bool:
+        return bool(await bluez.written_values(char_path))
+
+    await wait_until(written)
+    frame = b"\x10\x03abcdefghijk\x00l/XYZ"
+    assert await bluez.written_values(char_path) == [frame]
+
+    second = await bot.publish(
+        "announcement", {"text": "Bar opens", "short_url": too_long, "print": False}
+    )
+
+    async def alerted() -> bool:
+        return any("18 bytes" in alert for alert in bot.alerts)
+
+    await wait_until(alerted)
+    [alert] = bot.alerts
+    assert f"announcement {second} has no beacon URL" in alert
+    assert too_long in alert
+    assert set(await bluez.written_values(char_path)) == {frame}
+
+
 async def test_receipt_is_printed_and_reported(
     tmp_path: Path,
     bot: BotServer,
