@@ -125,7 +125,7 @@ class BeaconWorker:
 
             started = time.monotonic()
             try:
-                await self.write(content)
+                gatt_writes = await self.write(content)
             except Exception as exc:  # noqa: BLE001 - one beacon's fault must not end the others
                 failures += 1
                 delay = min(self.retry_min_s * 2 ** (failures - 1), self.retry_max_s)
@@ -141,15 +141,16 @@ class BeaconWorker:
                 continue
 
             failures = 0
-            self.store.mark_beacon_written(self.spec.address, content.event_id)
+            self.store.mark_beacon_written(self.spec.address, content.event_id, gatt_writes)
             logger.info(
-                "Beacon written: address=%s profile=%s event_id=%s elapsed=%.2fs",
-                self.spec.address, self.spec.profile, content.event_id,
+                "Beacon written: address=%s profile=%s event_id=%s gatt_writes=%s "
+                "elapsed=%.2fs",
+                self.spec.address, self.spec.profile, content.event_id, gatt_writes,
                 time.monotonic() - started,
             )  # fmt: skip
 
-    async def write(self, content: BeaconContent) -> None:
-        """Find, connect and write one beacon, then disconnect."""
+    async def write(self, content: BeaconContent) -> int:
+        """Find, connect and write one beacon, then disconnect. Return the GATT write count."""
         if self.spec.profile != "nus" and not content.url:
             # Content has no URL only when no announcement so far had a short link that fits
             # a frame, and then there is nothing to write to a URL beacon.
@@ -157,16 +158,18 @@ class BeaconWorker:
                 "Beacon skipped, announcement has no beacon URL: address=%s event_id=%s",
                 self.spec.address, content.event_id,
             )  # fmt: skip
-            return
+            return 0
         device = await self.adapter.find(self.spec.address)
         client = await self.adapter.connect(device, use_services_cache=not self._stale_services)
         try:
             async with asyncio.timeout(self.write_timeout_s):
-                for characteristic, value, response in self._writes(client, content):
+                writes = self._writes(client, content)
+                for characteristic, value, response in writes:
                     await client.write_gatt_char(characteristic, value, response=response)
         finally:
             await _disconnect(client, self.spec.address)
         self._stale_services = False
+        return len(writes)
 
     def _writes(
         self, client: BleakClient, content: BeaconContent

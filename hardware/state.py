@@ -48,9 +48,12 @@ CREATE TABLE IF NOT EXISTS beacons (
     last_write_at REAL,
     last_error TEXT,
     last_error_at REAL,
-    failures INTEGER NOT NULL DEFAULT 0
+    failures INTEGER NOT NULL DEFAULT 0,
+    gatt_writes INTEGER NOT NULL DEFAULT 0
 );
 """
+# Columns added to the schema later, for state files created before them.
+_ADDED_COLUMNS = (("beacons", "gatt_writes", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class BeaconRecord:
     last_error: str | None
     last_error_at: float | None
     failures: int
+    # Total GATT writes of the successful content writes. A long NUS text takes several.
+    gatt_writes: int = 0
 
 
 class StateStore:
@@ -100,9 +105,16 @@ class StateStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
 
     def close(self) -> None:
         self._db.close()
+
+    def _add_missing_columns(self) -> None:
+        for table, column, definition in _ADDED_COLUMNS:
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -275,12 +287,13 @@ class StateStore:
         ).fetchone()
         return BeaconContent(row[0], row[1], row[2]) if row else None
 
-    def mark_beacon_written(self, address: str, event_id: int) -> None:
+    def mark_beacon_written(self, address: str, event_id: int, gatt_writes: int = 0) -> None:
         with self._transaction() as db:
             db.execute(
                 "UPDATE beacons SET written_event_id = MAX(COALESCE(written_event_id, 0), ?), "
-                "last_write_at = ?, failures = 0 WHERE address = ?",
-                (event_id, time.time(), address),
+                "last_write_at = ?, failures = 0, gatt_writes = gatt_writes + ? "
+                "WHERE address = ?",
+                (event_id, time.time(), gatt_writes, address),
             )
 
     def record_beacon_failure(self, address: str, error: str) -> None:
@@ -294,6 +307,6 @@ class StateStore:
     def beacon_records(self) -> list[BeaconRecord]:
         rows = self._db.execute(
             "SELECT address, profile, event_id, written_event_id, last_write_at, last_error, "
-            "last_error_at, failures FROM beacons ORDER BY address"
+            "last_error_at, failures, gatt_writes FROM beacons ORDER BY address"
         )
         return [BeaconRecord(*row) for row in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 from hardware.state import BeaconContent, StateStore
@@ -50,6 +52,34 @@ def test_written_beacon_has_nothing_pending(tmp_path: Path) -> None:
     store.store_event(3, "announcement", beacon_content=content(3))
     store.mark_beacon_written("AA:BB:CC:DD:EE:01", 3)
     assert store.pending_beacon_content("AA:BB:CC:DD:EE:01") is None
+
+
+def test_beacon_gatt_writes_add_up(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.sqlite3")
+    store.register_beacons([("AA:BB:CC:DD:EE:01", "nus")])
+    store.store_event(3, "announcement", beacon_content=content(3))
+    store.mark_beacon_written("AA:BB:CC:DD:EE:01", 3, gatt_writes=4)
+    store.store_event(4, "announcement", beacon_content=content(4))
+    store.mark_beacon_written("AA:BB:CC:DD:EE:01", 4, gatt_writes=2)
+    [record] = store.beacon_records()
+    assert record.gatt_writes == 6
+
+
+def test_old_state_file_gets_gatt_writes(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(
+            "CREATE TABLE beacons (address TEXT PRIMARY KEY, profile TEXT NOT NULL, "
+            "event_id INTEGER, url TEXT, text TEXT, written_event_id INTEGER, "
+            "last_write_at REAL, last_error TEXT, last_error_at REAL, "
+            "failures INTEGER NOT NULL DEFAULT 0)"
+        )
+        db.execute("INSERT INTO beacons (address, profile) VALUES ('AA:BB:CC:DD:EE:01', 'nus')")
+        db.commit()
+    store = StateStore(path)
+    store.mark_beacon_written("AA:BB:CC:DD:EE:01", 1, gatt_writes=3)
+    [record] = store.beacon_records()
+    assert record.gatt_writes == 3
 
 
 def test_new_beacon_gets_latest_content(tmp_path: Path) -> None:
