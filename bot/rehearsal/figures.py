@@ -12,6 +12,7 @@ from bot.rehearsal.crowd import Guest
 from bot.rehearsal.deliveries import DeliveryLedger, percentile
 from bot.rehearsal.records import NightRecords
 from bot.rehearsal.venue import VenueRig
+from hardware.beacons import parse_beacons
 
 
 @dataclass
@@ -161,18 +162,8 @@ def receipt_figures(inputs: NightInputs) -> dict[str, Any]:
 def venue_figures(inputs: NightInputs) -> dict[str, Any]:
     venue = inputs.venue
     stored = venue.stored_prints()
-    beacons = []
-    for beacon in venue.simulated_beacons:
-        beacons.append(
-            {
-                "address": beacon.address,
-                "profile": beacon.profile,
-                "writes": len(beacon.writes),
-                "connects": beacon.connects,
-                "shows": beacon.shown(),
-            }
-        )
     records = venue.beacon_records()
+    beacons = _beacon_figures(venue, records)
     return {
         "beacon_writes": sum(item["writes"] for item in beacons),
         "beacons": beacons,
@@ -183,6 +174,31 @@ def venue_figures(inputs: NightInputs) -> dict[str, Any]:
         "feed_events": inputs.records.latest_feed_event,
         "acked_cursor": max(inputs.records.venue_cursors.values(), default=0),
     }
+
+
+def _beacon_figures(venue: VenueRig, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Describe each configured beacon.
+
+    A simulated beacon reports the writes it received. A real one cannot be read back, so
+    its writes are the GATT writes the daemon made without an error.
+    """
+    simulated = {beacon.address: beacon for beacon in venue.simulated_beacons}
+    by_address = {record["address"]: record for record in records}
+    beacons = []
+    for spec in parse_beacons(venue.beacons):
+        beacon = simulated.get(spec.address)
+        record = by_address.get(spec.address) or {}
+        beacons.append(
+            {
+                "address": spec.address,
+                "profile": spec.profile,
+                "simulated": beacon is not None,
+                "writes": len(beacon.writes) if beacon else record.get("gatt_writes", 0),
+                "connects": beacon.connects if beacon else None,
+                "shows": beacon.shown() if beacon else None,
+            }
+        )
+    return beacons
 
 
 def _receipt_photos(inputs: NightInputs) -> dict[int, int]:

@@ -75,9 +75,7 @@ def figure_lines(figures: dict[str, Any]) -> list[tuple[str, str]]:
     receipts = figures["receipts"]
     people = figures["attendee_detail"]
     timing = figures["timing"]
-    beacons = ", ".join(
-        f"{b['address']} shows {b['shows']!r}" for b in figures["venue"]["beacons"]
-    )
+    beacons = ", ".join(_beacon_line(beacon) for beacon in figures["venue"]["beacons"])
     return [
         (
             "guests",
@@ -119,6 +117,12 @@ def figure_lines(figures: dict[str, Any]) -> list[tuple[str, str]]:
             f"settled {timing['settle_s']} s after close",
         ),
     ]
+
+
+def _beacon_line(beacon: dict[str, Any]) -> str:
+    if beacon["simulated"]:
+        return f"{beacon['address']} shows {beacon['shows']!r}"
+    return f"{beacon['address']} took {beacon['writes']} writes"
 
 
 def _faults(faults: list[dict[str, Any]]) -> Table:

@@ -167,10 +167,18 @@ class VenueRig:
 
     def beacon_records(self) -> list[dict[str, Any]]:
         rows = self._query(
-            "SELECT address, profile, event_id, written_event_id, failures, last_error "
-            "FROM beacons ORDER BY address"
+            "SELECT address, profile, event_id, written_event_id, failures, last_error, "
+            "gatt_writes FROM beacons ORDER BY address"
         )
-        names = ("address", "profile", "event_id", "written_event_id", "failures", "last_error")
+        names = (
+            "address",
+            "profile",
+            "event_id",
+            "written_event_id",
+            "failures",
+            "last_error",
+            "gatt_writes",
+        )
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def _query(self, sql: str) -> list[tuple[Any, ...]]:
