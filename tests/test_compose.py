@@ -16,7 +16,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 MICROPOP_NAME = re.compile(r"\bMICROPOP_[A-Z0-9_]+\b")
 # Variables of docker-compose.yml itself, not of micropop.
-COMPOSE_VARIABLES = {"POSTGRES_PASSWORD", "PUBLIC_HOST", "BOT_REPLICAS", "PRINTER_DEVICE"}
+COMPOSE_VARIABLES = {"POSTGRES_PASSWORD", "PUBLIC_HOST", "BOT_REPLICAS"}
 # Test-only switches, read by the test suite and never by micropop.
 TEST_VARIABLES = {"MICROPOP_TEST_POSTGRES_URL", "MICROPOP_TEST_REDIS_URL"}
 
@@ -108,12 +108,29 @@ def test_proxy_spreads_webhook_over_replicas(services):
 
 def test_hardware_reaches_host_bluetooth_and_printer(services):
     hardware = services["hardware"]
+    bus_address = hardware["environment"]["DBUS_SYSTEM_BUS_ADDRESS"]
 
     assert hardware["command"] == ["micropop", "hardware"]
     assert hardware["profiles"] == ["venue"]
-    assert "/run/dbus/system_bus_socket:/run/dbus/system_bus_socket" in hardware["volumes"]
-    assert hardware["devices"] == ["${PRINTER_DEVICE:-/dev/usb/lp0}:/dev/usb/lp0"]
+    assert "/run/dbus:/run/dbus:ro" in hardware["volumes"]
+    assert bus_address == "unix:path=/run/dbus/system_bus_socket"
+    assert "/dev/usb:/dev/usb" in hardware["volumes"]
+    assert "/dev/bus/usb:/dev/bus/usb" in hardware["volumes"]
+    assert "c 180:* rmw" in hardware["device_cgroup_rules"]
+    assert "c 189:* rmw" in hardware["device_cgroup_rules"]
     assert hardware["environment"]["MICROPOP_HW_STATE_FILE"].startswith("/var/lib/")
+
+
+def test_hardware_starts_without_host_devices(services):
+    # Docker refuses to create a container whose `devices:` node is missing on the host, and
+    # a bind-mounted socket file goes stale when D-Bus restarts. Directory mounts do neither.
+    hardware = services["hardware"]
+    host_sources = [v.split(":", 1)[0] for v in hardware["volumes"] if v.startswith("/")]
+    dev_sources = {source for source in host_sources if source.startswith("/dev/")}
+
+    assert "devices" not in hardware
+    assert "/run/dbus/system_bus_socket" not in host_sources
+    assert dev_sources <= {"/dev/usb", "/dev/bus/usb"}
 
 
 def test_named_volumes_declared(compose, services):
