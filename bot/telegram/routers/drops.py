@@ -229,12 +229,19 @@ async def show_receipt(message: Message, claim_id: int, user: User, ctx: BotCont
 async def on_receipt_button(
     query: CallbackQuery, callback_data: ReceiptCallback, ctx: BotContext, bot: Bot
 ) -> None:
+    detail = f"claim {callback_data.claim_id}"
     if callback_data.action != COLLECT or not await is_organiser(bot, ctx, query.from_user.id):
+        await _audit_press(query, ctx, detail, "refused")
         await query.answer(drop_texts.not_organiser(), show_alert=True)
         return
     changed, receipt = await receipts.mark_collected(
         ctx.db, callback_data.claim_id, by=query.from_user.full_name
     )
+    if receipt is None:
+        await _audit_press(query, ctx, f"{detail} -> not found", "not_found")
+    else:
+        outcome = "collected" if changed else "already settled"
+        await _audit_press(query, ctx, f"{detail} -> {outcome}", "ok")
     await query.answer(drop_texts.collected_answer(changed))
     if receipt is None or not isinstance(query.message, Message):
         return
@@ -249,6 +256,14 @@ async def on_receipt_button(
     except TelegramBadRequest as exc:
         if "not modified" not in exc.message:
             logger.warning("Receipt not edited: claim_id=%s error=%s", receipt.claim_id, exc)
+
+
+async def _audit_press(query: CallbackQuery, ctx: BotContext, detail: str, result: str) -> None:
+    user = query.from_user
+    chat_id = query.message.chat.id if query.message else None
+    await organisers.record(
+        ctx.db, user.id, user.full_name, chat_id, "receipt-collect", detail, result
+    )
 
 
 async def is_organiser(bot: Bot | None, ctx: BotContext, user_id: int) -> bool:

@@ -131,6 +131,25 @@ async def test_mark_collected_by_membership(night, membership):
     assert (await status_of(stage, Claim, 1) == "collected") is allowed
 
 
+async def test_collect_press_audited(night):
+    stage, _ = night
+    data = ReceiptCallback(action=COLLECT, claim_id=1).pack()
+
+    await press(stage, stage.organiser, group_message(stage, "Receipt"), data)
+    await press(stage, stage.organiser, group_message(stage, "Receipt"), data)
+    await press(stage, presser(stage, None), group_message(stage, "Receipt"), data)
+
+    entries = [entry for entry in await audit_entries(stage) if entry.action == "receipt-collect"]
+    assert [(entry.actor_user_id, entry.result) for entry in reversed(entries)] == [
+        (stage.organiser.id, "ok"),
+        (stage.organiser.id, "ok"),
+        (PRESSER, "refused"),
+    ]
+    assert entries[-1].detail == "claim 1 -> collected"
+    assert entries[-2].detail == "claim 1 -> already settled"
+    assert {entry.chat_id for entry in entries} == {stage.organisers.id}
+
+
 async def test_confirm_pressed_outside_group_refused(night):
     stage, broadcast = night
     user = presser(stage, {"status": "administrator"})
