@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from bot.rehearsal.options import FAULTS, RehearsalOptions
 from bot.rehearsal.runner import run_rehearsal
+from bot.scheduling import jobs
 
 GUESTS = 20
 # Fast enough for the suite. At this speed the tempo floors, not --speed, set the pace.
@@ -192,3 +193,29 @@ def test_faults_keep_limits(faulty_night) -> None:
     status, figures = faulty_night
     assert held(figures, "no limit exceeded")["held"], held(figures, "no limit exceeded")["detail"]
     assert status == 0
+
+
+async def test_missed_announcement_fails_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def never_fire(key: str, announcement_id: int) -> None:
+        """Stand in for a scheduler that never runs its announcement jobs."""
+
+    monkeypatch.setattr(jobs, "fire_announcement", never_fire)
+    options = RehearsalOptions(
+        directory=tmp_path / "work",
+        report=tmp_path / "report",
+        attendees=5,
+        speed=SPEED,
+        live=False,
+    )
+
+    status = await run_rehearsal(options)
+
+    figures = json.loads((tmp_path / "report" / "figures.json").read_text())
+    verdict_line = " ".join(capsys.readouterr().out.split()).partition("Verdict: ")[2]
+    assert status == 1
+    assert figures["verdict"] == "fail"
+    assert "no missed announcement" in figures["broken"]
+    assert verdict_line.startswith("FAIL (broken:")
+    assert "no missed announcement" in verdict_line
