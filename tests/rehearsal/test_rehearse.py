@@ -117,9 +117,31 @@ def test_receipt_previews_written(cli_run) -> None:
     assert len(receipts) == last_line_json(cli_run[0])["claims"]["claimed"]
 
 
+def test_slip_previews_written(cli_run) -> None:
+    _, report = cli_run
+    assert list((report / "prints").glob("*-announcement.png"))
+
+
 def test_report_embeds_plot(cli_run) -> None:
     _, report = cli_run
     assert "<svg" in (report / "report.html").read_text()
+
+
+def test_report_plots_deliveries(cli_run) -> None:
+    _, report = cli_run
+    html = (report / "report.html").read_text()
+    assert "announcement deliveries</title>" in html
+    assert "seconds after doors" in html
+
+
+@pytest.mark.parametrize("name", ["poster.png", "-announcement.png", "-receipt.png"])
+def test_report_embeds_preview(cli_run, name: str) -> None:
+    _, report = cli_run
+    html = (report / "report.html").read_text()
+    caption = f"{name}</figcaption>"
+    assert caption in html
+    figure = html.partition(caption)[0].rpartition("<figure")[2]
+    assert "src='data:image/png;base64," in figure
 
 
 def test_unknown_fault_exits_two(tmp_path: Path) -> None:
