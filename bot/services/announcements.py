@@ -24,6 +24,7 @@ from bot.db.models import (
     Attendee,
     Delivery,
     DeliveryStatus,
+    Drop,
     DropReminder,
     Event,
     PrintJob,
@@ -504,17 +505,33 @@ async def _publish_to_venue(session: AsyncSession, row: Announcement) -> None:
     job = PrintJob(event_id=event.id, kind="slip", announcement_id=row.id, payload=slip)
     session.add(job)
     await session.flush()
+
+    kind, drop_fields = await _venue_event_kind(session, row)
     await venue_feed.publish(
         session,
-        "announcement",
+        kind,
         {
             **slip,
+            **drop_fields,
             "announcement_id": row.id,
             "print_job_id": job.id,
             "kind": row.kind,
             "short_code": row.short_link_code,
         },
     )
+
+
+async def _venue_event_kind(
+    session: AsyncSession, row: Announcement
+) -> tuple[str, dict[str, str]]:
+    """Return the venue feed kind of an announcement and the drop fields that go with it."""
+    if row.drop_id is None:
+        return "announcement", {}
+    drop = await session.get(Drop, row.drop_id)
+    # A drop's reminders are scheduled before its start and its live announcement at it.
+    if drop is None or row.scheduled_for < drop.starts_at:
+        return "announcement", {}
+    return "drop_live", {"title": drop.title, "starts_at": drop.starts_at.isoformat()}
 
 
 async def _expire_unfinished(session: AsyncSession, announcement_id: int, reason: str) -> None:

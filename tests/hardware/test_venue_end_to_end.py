@@ -21,7 +21,7 @@ from rig.capture_printer import CapturePrinter
 from rig.escpos_parse import native_qr_payloads
 from sqlalchemy import insert, select
 
-from bot.db.models import Announcement, Attendee, PrintJob, PrintStatus
+from bot.db.models import Announcement, Attendee, HardwareEvent, PrintJob, PrintStatus
 from bot.db.types import utcnow
 from bot.rehearsal.stage import Stage
 from bot.services import announcements, claims, drops, events
@@ -245,3 +245,32 @@ async def test_reprint_prints_slip_once_more(
     assert len(capture_printer.complete_jobs) == 2
     assert printed[1] == first
     assert native_qr_payloads(printed[1]) == native_qr_payloads(first)
+
+
+async def test_drop_going_live_reaches_venue(
+    stage: Stage,
+    bluez: MockBluez,
+    beacons: tuple[MockBeacon, MockBeacon],
+    capture_printer: CapturePrinter,
+    daemon: None,
+) -> None:
+    _, text_beacon = beacons
+    starts_at = utcnow() + timedelta(seconds=2)
+    await drops.create_drop(
+        stage.bot.db,
+        title="Tote bag",
+        starts_at=starts_at,
+        stock=3,
+        scheduler=stage.bot.scheduler,
+        reminder_minutes=(),
+    )
+
+    text = b"".join(await written(bluez, text_beacon.chars[NUS_RX_UUID], timeout=15))
+    assert text == drops.live_text("Tote bag").encode() + b"\n"
+    [slip] = await capture_printer.wait_for_jobs(1)
+    assert b"Tote bag is live now" in slip
+    async with stage.bot.db.transaction(readonly=True) as session:
+        feed = (await session.scalars(select(HardwareEvent))).all()
+    assert [event.kind for event in feed] == ["drop_live"]
+    assert feed[0].payload["title"] == "Tote bag"
+    assert feed[0].payload["starts_at"] == starts_at.isoformat()
