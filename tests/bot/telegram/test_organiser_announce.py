@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from bot.db.types import utcnow
 from bot.rehearsal.stage import Stage
 from bot.services import announcements, attendees, events
 from bot.services.attendees import Arrival
@@ -97,6 +101,19 @@ async def test_long_announcement_arrives_in_order(console):
     assert " ".join((first + " " + second).split()) == " ".join(text.split())
 
 
+async def test_long_announcement_keeps_surrogate_pair(console):
+    await seat(console, (501,))
+    # U+1F600 takes two UTF-16 units, the 4096th and 4097th, so a cut at the limit would split it.
+    text = "a" * 4095 + "\U0001f600" + "b"
+    assert utf16_len(text) == 4098
+
+    await one_reply(console, f"/announce {text}")
+    first, second = await received(console, 501, 2)
+
+    assert first == "a" * 4095
+    assert second == "\U0001f600b"
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
@@ -129,6 +146,53 @@ async def test_schedule_bad_input_named(console, line, expected):
 
     assert reply == expected
     assert await stored(console) == []
+
+
+async def read_job_time(stage, announcement_id: int) -> datetime:
+    job = await stage.bot.scheduler.get_job(f"announcement:{announcement_id}")
+    return job.next_run_time
+
+
+@pytest.mark.parametrize(("when", "minutes"), [("+15m", 15), ("+2h", 120), ("+1h30m", 90)])
+async def test_schedule_offset_from_now(console, when, minutes):
+    await seat(console)
+    before = utcnow()
+
+    reply = await one_reply(console, f"/schedule {when} Raffle at the bar")
+
+    after = utcnow()
+    (view,) = await stored(console)
+    offset = timedelta(minutes=minutes)
+    assert reply.startswith("Announcement #1 scheduled for ")
+    assert before + offset <= view.scheduled_for <= after + offset
+    assert await read_job_time(console, view.id) == view.scheduled_for
+
+
+def find_next_local_time(clock: time, zone: str, now: datetime) -> datetime:
+    """Return the next time after `now` that clocks in `zone` show `clock` (no DST change)."""
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+    candidate = datetime.combine(today, clock, tzinfo=tz)
+    if candidate <= now:
+        candidate = datetime.combine(today + timedelta(days=1), clock, tzinfo=tz)
+    return candidate
+
+
+async def test_schedule_clock_in_event_zone(console):
+    await seat(console)
+    before = utcnow()
+
+    reply = await one_reply(console, "/schedule 21:30 Last call at the bar")
+
+    after = utcnow()
+    (view,) = await stored(console)
+    expected = {
+        find_next_local_time(time(21, 30), "Europe/Berlin", moment) for moment in (before, after)
+    }
+    assert view.scheduled_for in expected
+    local = view.scheduled_for.astimezone(ZoneInfo("Europe/Berlin"))
+    assert reply == f"Announcement #1 scheduled for {local:%Y-%m-%d} 21:30, now 3 attendees."
+    assert await read_job_time(console, view.id) == view.scheduled_for
 
 
 async def test_schedule_past_date_rejected(console):
