@@ -96,6 +96,7 @@ async def test_private_chat_commands_rejected(console):
     await set_up_night(console)
     before = await snapshot(console)
     mallory = console.emulator.user(666, "Mallory")
+    organiser_messages = len(bot_messages(console, console.organisers.id))
 
     for name, line in SAMPLES.items():
         # The attendee router handles an attendee's /map: no map yet, then the venue.
@@ -107,9 +108,11 @@ async def test_private_chat_commands_rejected(console):
             assert shown(replies[0]) == REJECTION, f"{line} in a private chat"
 
     assert await snapshot(console) == before
+    assert len(bot_messages(console, console.organisers.id)) == organiser_messages
     rejected = [entry for entry in await audit_entries(console) if entry.result == "rejected"]
     assert len(rejected) == len(SAMPLES) - 1
     assert {entry.actor_user_id for entry in rejected} == {666}
+    assert {entry.chat_id for entry in rejected} == {666}
 
 
 async def test_private_map_photo_rejected(console):
@@ -129,12 +132,18 @@ async def test_other_group_commands_rejected(console):
     before = await snapshot(console)
     elsewhere = console.emulator.group(-1005550001, "Fans")
     fan = console.emulator.user(667, "Fan")
+    organiser_messages = len(bot_messages(console, console.organisers.id))
 
     for line in SAMPLES.values():
         reply = await one_reply(console, line, user=fan, chat=elsewhere)
         assert reply == REJECTION, f"{line} in another group"
 
     assert await snapshot(console) == before
+    assert len(bot_messages(console, console.organisers.id)) == organiser_messages
+    rejected = [entry for entry in await audit_entries(console) if entry.result == "rejected"]
+    assert len(rejected) == len(SAMPLES)
+    assert {entry.actor_user_id for entry in rejected} == {667}
+    assert {entry.chat_id for entry in rejected} == {elsewhere.id}
 
 
 async def test_anonymous_admin_acts_as_group(console):
