@@ -20,6 +20,7 @@ from tests.bot.telegram.console_helpers import (
     say,
     shown,
 )
+from tests.bot.telegram.stage_helpers import claim, live_drop
 
 console = console_helpers.console
 BASIC_GROUP = -4001
@@ -49,6 +50,45 @@ async def test_stats_reports_figures(console):
     ]
 
 
+def find_finished_notices(stage) -> list[dict]:
+    chat_id = stage.organisers.id
+    return [m for m in bot_messages(stage, chat_id) if " finished: " in shown(m)]
+
+
+async def test_stats_counts_claims_and_deliveries(console):
+    await seat_two(console)
+    drop = await live_drop(console, stock=5)
+    await claim(console, console.emulator.state.users[501], drop.id)
+    console.emulator.block_chat(502)
+    await one_reply(console, "/announce Doors open")
+    # The progress summary is posted once every delivery has its outcome.
+    await console.emulator.wait_for(lambda: find_finished_notices(console), timeout=15)
+
+    reply = await one_reply(console, "/stats")
+
+    assert reply.splitlines() == [
+        "Spring night: figures",
+        "Attendees: 2, subscribed 1, unreachable 1",
+        "#1 Tote bag: 1 held, 0 collected, 0 released (4/5)",
+        "Deliveries: sent 1, unreachable 1",
+    ]
+
+
+async def test_queue_lists_announcement_in_flight(console):
+    await seat_two(console)
+    # The emulator delays the send to Ada by 5 s, so the announcement is still being sent.
+    console.emulator.faults.add(FaultKind.DELAY, "sendMessage", chat_id=501, delay=5.0)
+    await one_reply(console, "/announce Doors open")
+
+    reply = await one_reply(console, "/queue")
+
+    lines = reply.splitlines()
+    assert lines[0] == "Queue"
+    assert lines[1].startswith("#1 sending ")
+    assert "(announcement)" in lines[1]
+    assert lines[2] == "Doors open"
+
+
 async def test_stats_without_event_explains(console):
     reply = await one_reply(console, "/stats")
 
@@ -67,6 +107,30 @@ async def test_export_sends_csv_document(console):
     assert document["file_name"].endswith(".csv")
     assert [row["attendee"] for row in rows] == ["Ada", "Bob"]
     assert message["caption"] == "Export for reconciliation: attendee 2"
+
+
+async def test_export_lists_every_record_kind(console):
+    await seat_two(console)
+    drop = await live_drop(console, stock=5)
+    await claim(console, console.emulator.state.users[501], drop.id)
+    await one_reply(console, "/announce Doors open")
+    await console.emulator.wait_for(lambda: find_finished_notices(console), timeout=15)
+
+    (message,) = await say(console, "/export")
+
+    data = console.emulator.state.files.get(message["document"]["file_id"]).data
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    by_record = {}
+    for row in rows:
+        by_record.setdefault(row["record"], []).append(row)
+    ada_id = by_record["attendee"][0]["attendee_id"]
+    assert [row["attendee"] for row in by_record["attendee"]] == ["Ada", "Bob"]
+    assert [(row["attendee_id"], row["status"]) for row in by_record["claim"]] == [
+        (ada_id, "held")
+    ]
+    assert sorted(row["status"] for row in by_record["delivery"]) == ["sent", "sent"]
+    assert any(row["item"].endswith("announcement 1") for row in by_record["print"])
+    assert message["caption"].startswith("Export for reconciliation: attendee 2, claim 1, ")
 
 
 async def test_audit_lists_actions_with_results(console):
