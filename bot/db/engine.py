@@ -171,6 +171,18 @@ def _create_sqlite_engine(url: str) -> AsyncEngine:
         # the busy timeout does not retry that case.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context) -> None:  # type: ignore[no-untyped-def]
+        # A statement cut short by a cancellation (a service stopping, a timeout) counts as a
+        # disconnect to SQLAlchemy: it closes the connection and leaves the cursor open. An
+        # SQLite connection closed with an unfinished statement stays open until the cursor
+        # is garbage-collected, with its transaction and the write lock; every writer then
+        # waits out the busy timeout. The connection is fine: its worker thread runs the
+        # statement to the end, so the cursor is closed and the transaction rolled back
+        # behind it, as after any other error.
+        if isinstance(context.original_exception, asyncio.CancelledError):
+            context.is_disconnect = False
+
     return engine
 
 

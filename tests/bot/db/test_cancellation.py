@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import Database
@@ -92,3 +92,34 @@ async def test_cancelled_reader_returns_connection(db: Database, monkeypatch):
     monkeypatch.undo()
 
     assert db.checked_out() == 0
+
+
+# Counting to this many in a recursive query takes SQLite about a second.
+SLOW_QUERY = text(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)"
+    " SELECT count(*) FROM n"
+)
+
+
+async def test_writer_cancelled_mid_statement_frees_the_write_lock(sqlite_db: Database):
+    # Cut short mid-statement, a connection used to be closed with its cursor still open.
+    # SQLite then kept it, with its transaction and the write lock, until the cursor was
+    # garbage-collected, and the next writer waited out the 30 s busy timeout. The stopping
+    # delivery workers keep the cancelled task's exception, and with it the cursor.
+    async def write_slowly() -> None:
+        async with sqlite_db.transaction() as session:
+            session.add(Event(title="Cut short"))
+            await session.flush()
+            await session.execute(SLOW_QUERY)
+
+    task = asyncio.create_task(write_slowly())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    kept = await asyncio.gather(task, return_exceptions=True)
+    assert isinstance(kept[0], asyncio.CancelledError)
+
+    async with asyncio.timeout(10):
+        await add_event(sqlite_db, "Next writer")
+
+    assert await titles(sqlite_db) == ["Next writer"]
+    assert sqlite_db.checked_out() == 0
