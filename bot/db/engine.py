@@ -173,13 +173,12 @@ def _create_sqlite_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _on_error(context) -> None:  # type: ignore[no-untyped-def]
-        # A statement cut short by a cancellation (a service stopping, a timeout) counts as a
-        # disconnect to SQLAlchemy: it closes the connection and leaves the cursor open. An
-        # SQLite connection closed with an unfinished statement stays open until the cursor
-        # is garbage-collected, with its transaction and the write lock; every writer then
-        # waits out the busy timeout. The connection is fine: its worker thread runs the
-        # statement to the end, so the cursor is closed and the transaction rolled back
-        # behind it, as after any other error.
+        # SQLAlchemy treats a statement cut short by a cancellation as a disconnect, so it
+        # closes the connection and leaves the cursor open. SQLite keeps such a connection,
+        # with its transaction and the write lock, until the cursor is garbage-collected, and
+        # every writer waits out the busy timeout meanwhile. The connection itself is sound
+        # because its worker thread runs the statement to the end. Treated as an ordinary
+        # error, the cursor is closed and the transaction rolled back.
         if isinstance(context.original_exception, asyncio.CancelledError):
             context.is_disconnect = False
 

@@ -94,18 +94,18 @@ async def test_cancelled_reader_returns_connection(db: Database, monkeypatch):
     assert db.checked_out() == 0
 
 
-# Counting to this many in a recursive query takes SQLite about a second.
+# Counting this far in a recursive query keeps SQLite busy for roughly a second here.
 SLOW_QUERY = text(
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)"
     " SELECT count(*) FROM n"
 )
 
 
-async def test_writer_cancelled_mid_statement_frees_the_write_lock(sqlite_db: Database):
-    # Cut short mid-statement, a connection used to be closed with its cursor still open.
-    # SQLite then kept it, with its transaction and the write lock, until the cursor was
-    # garbage-collected, and the next writer waited out the 30 s busy timeout. The stopping
-    # delivery workers keep the cancelled task's exception, and with it the cursor.
+async def test_cancelled_statement_frees_write_lock(sqlite_db: Database):
+    # A connection cut short mid-statement used to be closed with its cursor still open, so
+    # SQLite kept its write lock until the cursor was garbage-collected. The next writer
+    # then waited out the 30 s busy timeout. Stopping delivery workers keep the cancelled
+    # task's exception, and the exception keeps the cursor.
     async def write_slowly() -> None:
         async with sqlite_db.transaction() as session:
             session.add(Event(title="Cut short"))
@@ -115,8 +115,8 @@ async def test_writer_cancelled_mid_statement_frees_the_write_lock(sqlite_db: Da
     task = asyncio.create_task(write_slowly())
     await asyncio.sleep(0.3)
     task.cancel()
-    kept = await asyncio.gather(task, return_exceptions=True)
-    assert isinstance(kept[0], asyncio.CancelledError)
+    outcomes = await asyncio.gather(task, return_exceptions=True)
+    assert isinstance(outcomes[0], asyncio.CancelledError)
 
     async with asyncio.timeout(10):
         await add_event(sqlite_db, "Next writer")
