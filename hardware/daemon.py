@@ -227,7 +227,7 @@ class VenueDaemon:
 
 def _should_print(event: FeedEvent) -> bool:
     payload = event.payload
-    if event.kind in ("receipt", "reprint"):
+    if event.kind in ("poster", "receipt", "reprint"):
         return True
     if event.kind == "announcement":
         return bool(payload.get("print", True))

@@ -110,7 +110,8 @@ def layout_for_job(kind: str, payload: dict[str, Any]) -> Layout:
     """Build the layout of a print job from its feed payload.
 
     The payload's `layout` field picks the layout; without it the event kind does
-    (`announcement` prints a slip, `drop_live` a countdown poster, `receipt` a receipt).
+    (`announcement` prints a slip, `drop_live` and `poster` a countdown poster, `receipt` a
+    receipt).
 
     Raises:
         InvalidJob: a required field is missing or malformed.
@@ -143,7 +144,12 @@ def layout_for_job(kind: str, payload: dict[str, Any]) -> Layout:
     )
 
 
-_DEFAULT_LAYOUTS = {"announcement": "announcement", "drop_live": "countdown", "receipt": "receipt"}
+_DEFAULT_LAYOUTS = {
+    "announcement": "announcement",
+    "drop_live": "countdown",
+    "poster": "countdown",
+    "receipt": "receipt",
+}
 
 
 def _qr(link: str, caption: str) -> QR:

@@ -24,7 +24,7 @@ from bot.services.shortlinks import short_link_for
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("announcement", "drop_live", "receipt", "reprint")
+KINDS = ("announcement", "drop_live", "poster", "receipt", "reprint")
 MAX_BATCH = 100
 
 # Any fixed key works; it only has to differ from the project's other advisory locks.
@@ -89,7 +89,8 @@ async def publish(session: AsyncSession, kind: str, payload: dict[str, Any]) -> 
 
     The venue daemon reads these payload fields:
     - `event_title`, `time_zone`, and `text` for announcements and drops;
-    - `title` and `starts_at` for drop_live, `item`, `code` and `claimed_at` for receipts;
+    - `title` and `starts_at` for drop_live and poster, `item`, `code` and `claimed_at` for
+      receipts;
     - `print_job_id`, the PrintJob row to print and report printed;
     - `layout`: announcement, receipt or countdown, when the kind's default does not fit;
     - the link: `start` (a deep-link payload, which also gets a short link for beacons),

@@ -20,6 +20,7 @@ from hardware.config import DaemonConfig
 from hardware.daemon import VenueDaemon, run_daemon
 from hardware.errors import ConfigError
 from hardware.feed_client import FeedEvent
+from hardware.layouts import layout_for_job
 
 EDDYSTONE_ADDRESS = "AA:BB:CC:DD:EE:01"
 NUS_ADDRESS = "AA:BB:CC:DD:EE:02"
@@ -245,6 +246,23 @@ async def test_seen_event_is_stored_once(tmp_path: Path, bot: BotServer) -> None
     assert daemon.store_event(event) is True
     assert daemon.store_event(event) is False
     assert daemon.store.queued_print_jobs() == 1
+    await daemon.close()
+
+
+async def test_poster_event_is_queued_as_countdown(tmp_path: Path, bot: BotServer) -> None:
+    daemon = VenueDaemon(daemon_config(tmp_path, bot, f"preview://{tmp_path / 'prints'}"))
+    payload = {
+        "title": "Tote bag",
+        "starts_at": "2026-12-04T21:00:00+00:00",
+        "deep_link": "https://t.me/b?start=d1-po",
+    }
+
+    assert daemon.store_event(FeedEvent(4, "poster", payload)) is True
+
+    job = daemon.store.next_print_job()
+    assert job is not None
+    assert layout_for_job(job.kind, job.payload).kind == "countdown"
+    assert daemon.store.latest_beacon_content() is None
     await daemon.close()
 
 

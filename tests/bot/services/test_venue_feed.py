@@ -78,7 +78,7 @@ async def test_limit_caps_the_batch(feed_db: Database) -> None:
 
 
 async def test_unknown_kind_is_rejected(feed_db: Database) -> None:
-    with pytest.raises(InputError, match="announcement, drop_live, receipt, reprint"):
+    with pytest.raises(InputError, match="announcement, drop_live, poster, receipt, reprint"):
         await publish(feed_db, "confetti", {})
 
 
