@@ -91,6 +91,7 @@ def delivery_figures(emulator: BotAPIEmulator, chats: list[int], text: str) -> d
         "broadcast_rate_vs_ceiling": _share(len(sends), duration),
         "rate_vs_ceiling": _share(len(counted), duration),
         "http_429": emulator.stats.http_429,
+        "rejected_by": dict(emulator.stats.rejected_by),
         "max_rate_1s": emulator.stats.max_rate(),
         "seconds": round(duration, 1),
     }
@@ -278,12 +279,26 @@ async def schedule_to_first_send(directory: Path, count: int) -> dict:
         }
 
 
+RECIPES = ("micropop", "aiogram", "ptb")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,5000", help="audience sizes, comma-separated")
     parser.add_argument("--scheduled", type=int, default=20, help="scheduled announcements")
+    parser.add_argument(
+        "--recipes",
+        default=",".join(RECIPES),
+        help=f"senders to measure, comma-separated, from: {', '.join(RECIPES)}",
+    )
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]
+    recipes = [recipe.strip() for recipe in options.recipes.split(",") if recipe.strip()]
+    unknown = sorted(set(recipes) - set(RECIPES))
+    if unknown or "micropop" not in recipes:
+        parser.error(
+            f"--recipes {options.recipes!r}: use micropop and any of {', '.join(RECIPES)}"
+        )
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="micropop-bench-") as scratch:
@@ -291,8 +306,10 @@ async def main() -> None:
             directory = Path(scratch) / f"size-{size}"
             directory.mkdir()
             results[f"micropop_{size}"] = await micropop_broadcast(directory, size)
-            results[f"aiogram_sleep_{size}"] = await aiogram_recipe(size)
-            results[f"ptb_aioratelimiter_{size}"] = await ptb_rate_limiter(size)
+            if "aiogram" in recipes:
+                results[f"aiogram_sleep_{size}"] = await aiogram_recipe(size)
+            if "ptb" in recipes:
+                results[f"ptb_aioratelimiter_{size}"] = await ptb_rate_limiter(size)
             print(
                 json.dumps(
                     {str(size): {k: v for k, v in results.items() if k.endswith(f"_{size}")}}

@@ -1,14 +1,21 @@
 """One limiter for every Telegram send: overall, per private chat and per group, with priorities.
 
 Telegram's documented broadcast limits are about 30 messages per second overall, 1 per second
-in a private chat and 20 per minute in a group. The limiter keeps a margin under each (arrival
-times at Telegram jitter by a few milliseconds), pauses everything for `retry_after` after a
-429, and serves waiting interactive replies before broadcast sends.
+in a private chat and 20 per minute in a group. The limiter keeps a margin under each, pauses
+everything for `retry_after` after a 429, and serves waiting interactive replies before
+broadcast sends.
+
+Telegram counts a message when it arrives. The limiter only sees when a send was granted and
+when its response came back, and the request reached Telegram somewhere between the two. So
+the overall budget counts each send from its grant until one second after its response, and
+no 31 sends can reach Telegram within one second, whatever their travel times. The cost is the
+round trip: with responses 50 ms away, the budget allows about 30 / 1.05 sends a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import enum
 import heapq
 import itertools
@@ -29,6 +36,9 @@ CHAT_LOCKS_KEPT = 10_000
 # configured (bench/broadcast.py on a loaded 2-core machine). It is also the most by which two
 # grants can come closer than the overall interval.
 CATCH_UP_S = 0.005
+# A granted send with no response reported stops counting as in flight after this long. Its
+# sender failed before the request, or was cancelled.
+IN_FLIGHT_EXPIRY_S = 10.0
 
 
 class Priority(enum.IntEnum):
@@ -42,6 +52,8 @@ class SendLimiter(Protocol):
     async def acquire(
         self, chat_id: int | None, priority: Priority = Priority.INTERACTIVE
     ) -> None: ...
+
+    def finished(self) -> None: ...
 
     def pause(self, seconds: float) -> None: ...
 
@@ -57,8 +69,9 @@ class RateConfig:
     group_per_min: float = 20.0
     # Telegram counts a group's messages per minute; tests shorten the window.
     group_window_s: float = 60.0
-    # Share of each ceiling actually used; the rest absorbs network jitter.
-    safety: float = 0.97
+    # Share of each ceiling the slot grid uses. The overall budget also counts sends until
+    # their responses (see the module's docstring), so jitter does not need this margin.
+    safety: float = 0.98
 
     @property
     def global_interval(self) -> float:
@@ -76,7 +89,11 @@ class RateConfig:
 
 
 class Limiter:
-    """Grants send slots; `acquire` returns when a send may go out now."""
+    """Grants send slots; `acquire` returns when a send may go out now.
+
+    Call `finished` once the response to a granted send has come back or the request failed.
+    From then on the overall budget treats the send as one that can no longer reach Telegram.
+    """
 
     def __init__(self, config: RateConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
@@ -85,9 +102,12 @@ class Limiter:
         self._next_global = 0.0
         self._waiters: list[tuple[int, int, asyncio.Future[float]]] = []
         self._sequence = itertools.count()
-        self.stale_grants = 0
-        # When granted sends were taken up during the last second.
-        self._taken_at: deque[float] = deque()
+        # Grant times of sends whose responses have not come back yet, oldest first.
+        self._in_flight: deque[float] = deque()
+        # When responses came back during the last second, in order.
+        self._answered: list[float] = []
+        # Grants held back because the last second's sends filled the overall budget.
+        self.budget_waits = 0
         self._wakeup = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._private_last: dict[int, float] = {}
@@ -115,6 +135,18 @@ class Limiter:
             self._record_chat_send(chat_id)
         if not lock.locked() and len(self._chat_locks) > CHAT_LOCKS_KEPT:
             self._chat_locks.pop(chat_id, None)
+
+    @property
+    def sends_in_flight(self) -> int:
+        """Granted sends whose responses have not been reported yet."""
+        return len(self._in_flight)
+
+    def finished(self) -> None:
+        """Record that the response to a granted send came back, or that it failed."""
+        if self._in_flight:
+            self._in_flight.popleft()
+            self._answered.append(self.clock())
+            self._wakeup.set()
 
     def pause(self, seconds: float) -> None:
         """Hold every send for `seconds` (a 429's retry_after, or the Bot API being down)."""
@@ -199,37 +231,38 @@ class Limiter:
 
     async def _acquire_global(self, priority: Priority) -> None:
         sequence = next(self._sequence)
-        while True:
-            future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            heapq.heappush(self._waiters, (int(priority), sequence, future))
-            if self._runner is None or self._runner.done():
-                self._runner = asyncio.create_task(self._grant_loop())
-            self._wakeup.set()
-            try:
-                granted_at = await future
-            except asyncio.CancelledError:
-                if not future.done():
-                    future.cancel()
-                raise
-            now = self.clock()
-            if self._room_in_last_second(now):
-                self._taken_at.append(now)
-                return
-            # A waiter resumed late (a busy event loop, a garbage collection) would send in a
-            # passed slot, beside sends granted after it, and more than the ceiling would
-            # leave within one second. It keeps its place in the queue for a new slot.
-            self.stale_grants += 1
-            logger.debug("Late send slot given up: late_s=%.3f", now - granted_at)
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (int(priority), sequence, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._grant_loop())
+        self._wakeup.set()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if not future.done():
+                future.cancel()
+            raise
 
-    def _room_in_last_second(self, now: float) -> bool:
-        """Return whether one more send now keeps the last second's sends within the ceiling.
+    def _budget_free_at(self, now: float) -> float:
+        """Return when one more send fits the overall budget: `now` if it fits already.
 
-        Grants follow the slot grid, and this counts when senders actually took them up.
+        Counts the sends in flight and those whose responses came back during the last second.
         """
-        taken_at = self._taken_at
-        while taken_at and now - taken_at[0] >= 1.0:
-            taken_at.popleft()
-        return len(taken_at) < max(1, int(self.config.global_per_s))
+        answered = self._answered
+        in_flight = self._in_flight
+        while in_flight and in_flight[0] + IN_FLIGHT_EXPIRY_S <= now:
+            bisect.insort(answered, in_flight.popleft() + IN_FLIGHT_EXPIRY_S)
+        drop = bisect.bisect_right(answered, now - 1.0)
+        if drop:
+            del answered[:drop]
+        capacity = max(1, int(self.config.global_per_s))
+        if len(in_flight) + len(answered) < capacity:
+            return now
+        # Room opens when a response comes back (it sets the wake-up), when the oldest
+        # response leaves the last second, or when a send with no response expires.
+        candidates = [at + 1.0 for at in answered[:1]]
+        candidates += [at + IN_FLIGHT_EXPIRY_S + 1.0 for at in list(in_flight)[:1]]
+        return min(candidates)
 
     async def _grant_loop(self) -> None:
         while True:
@@ -238,6 +271,10 @@ class Limiter:
                 await self._wakeup.wait()
             now = self.clock()
             ready_at = max(self._next_global, self.paused_until)
+            if ready_at <= now:
+                ready_at = self._budget_free_at(now)
+                if ready_at > now:
+                    self.budget_waits += 1
             if ready_at > now:
                 self._wakeup.clear()
                 # asyncio.timeout, unlike wait_for in Python 3.11, never swallows a cancellation
@@ -252,6 +289,7 @@ class Limiter:
             if future.done():  # the waiter was cancelled
                 continue
             future.set_result(now)
+            self._in_flight.append(now)
             on_grid = now - self._next_global <= CATCH_UP_S
             base = self._next_global if on_grid else now
             self._next_global = base + self.config.global_interval

@@ -76,8 +76,9 @@ class LimiterMiddleware(BaseRequestMiddleware):
             else:
                 await self.limiter.acquire(chat_id, priority)
             try:
-                return await make_request(bot, method)
+                response = await make_request(bot, method)
             except TelegramRetryAfter as exc:
+                self.limiter.finished()
                 metrics.HTTP_429.inc()
                 self.limiter.pause(exc.retry_after)
                 attempts += 1
@@ -90,6 +91,13 @@ class LimiterMiddleware(BaseRequestMiddleware):
                     exc.retry_after,
                 )
                 await asyncio.sleep(exc.retry_after)
+                continue
+            except BaseException:
+                # Whatever became of the request, it can no longer reach Telegram.
+                self.limiter.finished()
+                raise
+            self.limiter.finished()
+            return response
 
 
 def _chat_id(method: TelegramMethod[Any]) -> int | None:

@@ -213,6 +213,12 @@ class RedisLimiter:
             self.stale_grants += 1
             logger.debug("Stale send slot given up: late_s=%.3f chat_id=%s", late, chat_id)
 
+    def finished(self) -> None:
+        """Nothing to record: the shared budget keeps its margin in the slot spacing instead.
+
+        Counting responses across processes would cost a Redis call per send.
+        """
+
     def pause(self, seconds: float) -> None:
         """Hold every send of every process for `seconds` (a 429's retry_after)."""
         until = self.clock() + seconds

@@ -2,7 +2,7 @@
 
 import math
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 
 from bot.emulator.errors import too_many_requests
@@ -41,6 +41,8 @@ class SendStats:
     # Every 429 response, from the limiter or from an injected flood fault.
     http_429: int = 0
     accepted: list[AcceptedSend] = field(default_factory=list)
+    # The limit behind each 429 from the limits themselves: "global", "private" or "group".
+    rejected_by: Counter[str] = field(default_factory=Counter)
 
     def sends_per_second(self, chat_id: int | None = None) -> list[int]:
         """Count accepted sends per whole second since the first one, overall or for one chat."""
@@ -103,11 +105,13 @@ class FloodControl:
             # during the wait do not extend it.
             blocked_for = self._blocked_until.get(scope, 0.0) - now
             if blocked_for > 0:
+                self.stats.rejected_by[self._scope_name(scope, chat_type)] += 1
                 raise too_many_requests(max(1, math.ceil(blocked_for)))
             wait = self._wait_for_room(scope, capacity, window, now)
             if wait > 0:
                 retry_after = max(1, math.ceil(wait))
                 self._blocked_until[scope] = now + retry_after
+                self.stats.rejected_by[self._scope_name(scope, chat_type)] += 1
                 raise too_many_requests(retry_after)
 
     def record(self, chat_id: int, chat_type: str, method: str) -> None:
@@ -130,6 +134,12 @@ class FloodControl:
             return 0.0
         # The send fits once the oldest sends that fill the window have left it.
         return recent[len(recent) - capacity] + window - now
+
+    @staticmethod
+    def _scope_name(scope: object, chat_type: str) -> str:
+        if scope == "global":
+            return "global"
+        return "private" if chat_type == "private" else "group"
 
     @staticmethod
     def _scopes(

@@ -123,6 +123,7 @@ class BotAPIEmulator(Simulation, Inspection):
         self.faults.clear()
         self.stats.http_429 = 0
         self.stats.accepted.clear()
+        self.stats.rejected_by.clear()
         self.flood.reset()
         self.offline = False
         self.changed.notify()

@@ -14,6 +14,8 @@ async def grant_times(limiter: Limiter, requests) -> list[float]:
     async def take(index: int, chat_id, priority) -> None:
         await limiter.acquire(chat_id, priority)
         times[index] = time.monotonic()
+        # A response that comes back at once.
+        limiter.finished()
 
     await asyncio.gather(*(take(n, *request) for n, request in enumerate(requests)))
     await limiter.close()
@@ -152,7 +154,7 @@ async def test_late_taken_slot_keeps_any_second_within_ceiling(monkeypatch):
     times = await grant_times(limiter, [(None, Priority.BROADCAST)] * 14)
 
     assert max_in_window(times, 1.0) <= 10
-    assert limiter.stale_grants >= 1
+    assert limiter.budget_waits >= 1
 
 
 async def test_prompt_sends_use_every_slot():
@@ -160,4 +162,82 @@ async def test_prompt_sends_use_every_slot():
 
     await grant_times(limiter, [(None, Priority.BROADCAST)] * 10)
 
-    assert limiter.stale_grants == 0
+    assert limiter.budget_waits == 0
+
+
+async def test_budget_counts_until_response_plus_second():
+    # Ten slots a second, and the first three requests take 0.3 s to come back, so they may
+    # reach Telegram just before their responses. Granting the eleventh send one second after
+    # the first grant, as the slot grid alone does, could put 11 arrivals in one second.
+    limiter = Limiter(RateConfig(global_per_s=10, safety=1.0))
+    answered_at: dict[int, float] = {}
+    granted_at: dict[int, float] = {}
+
+    async def send(index: int) -> None:
+        await limiter.acquire(None, Priority.BROADCAST)
+        granted_at[index] = time.monotonic()
+        if index < 3:
+            await asyncio.sleep(0.3)
+        answered_at[index] = time.monotonic()
+        limiter.finished()
+
+    await asyncio.gather(*(send(index) for index in range(12)))
+    await limiter.close()
+
+    first_grant = min(granted_at.values())
+    eleventh = sorted(granted_at.values())[10]
+    assert eleventh >= min(answered_at.values()) + 1.0 - 0.002
+    assert eleventh - first_grant >= 1.25
+    assert limiter.budget_waits >= 1
+
+
+async def test_jitter_keeps_arrivals_within_ceiling():
+    # Each request reaches Telegram between its grant and its response. Here the first send
+    # of every ten travels 80 ms and the rest arrive at once, which is the worst case for a
+    # limiter that only spaces its grants.
+    limiter = Limiter(RateConfig(global_per_s=10, safety=1.0))
+    arrivals: list[float] = []
+
+    async def send(index: int) -> None:
+        await limiter.acquire(None, Priority.BROADCAST)
+        if index % 10 == 0:
+            await asyncio.sleep(0.08)
+        arrivals.append(time.monotonic())
+        limiter.finished()
+
+    await asyncio.gather(*(send(index) for index in range(35)))
+    await limiter.close()
+
+    assert len(arrivals) == 35
+    assert max_in_window(arrivals, 1.0) <= 10
+
+
+async def test_unreported_grant_expires(monkeypatch):
+    # A sender that failed before its request never reports a response, so its grant expires
+    # rather than taking a place in the budget for good.
+    monkeypatch.setattr("bot.delivery.limiter.IN_FLIGHT_EXPIRY_S", 0.2)
+    limiter = Limiter(RateConfig(global_per_s=2, safety=1.0))
+    started = time.monotonic()
+    await limiter.acquire(None, Priority.BROADCAST)
+    await limiter.acquire(None, Priority.BROADCAST)
+
+    await asyncio.wait_for(limiter.acquire(None, Priority.BROADCAST), timeout=3)
+    waited = time.monotonic() - started
+    await limiter.close()
+
+    # Free once the first grant expired (0.2 s) and that moment left the last second.
+    assert 1.2 - 0.002 <= waited < 1.6
+
+
+async def test_finished_without_grant_ignored():
+    limiter = Limiter(RateConfig(global_per_s=2, safety=1.0))
+    limiter.finished()
+    await limiter.acquire(None, Priority.BROADCAST)
+    limiter.finished()
+    limiter.finished()
+    started = time.monotonic()
+
+    await limiter.acquire(None, Priority.BROADCAST)
+    await limiter.close()
+
+    assert time.monotonic() - started < 0.6

@@ -31,6 +31,7 @@ async def test_private_chat_second_send_429(limited):
 
     assert raised.value.retry_after == 1
     assert emu.stats.http_429 == 1
+    assert emu.stats.rejected_by == {"private": 1}
     assert len(emu.messages(alice.id)) == 1
 
 
@@ -85,6 +86,7 @@ async def test_global_limit(limited):
     with pytest.raises(TelegramRetryAfter):
         await bot.send_message(users[3].id, "fourth")
     assert emu.stats.max_rate() == 3
+    assert emu.stats.rejected_by == {"global": 1}
 
 
 @pytest.mark.parametrize("limited", [RateLimits(group_per_min=2)], indirect=True)
@@ -97,6 +99,7 @@ async def test_group_limit_per_minute(limited):
     with pytest.raises(TelegramRetryAfter) as raised:
         await bot.send_message(group.id, "three")
     assert 57 <= raised.value.retry_after <= 60
+    assert emu.stats.rejected_by == {"group": 1}
 
 
 @pytest.mark.parametrize("limited", [RateLimits(enforce=False)], indirect=True)
