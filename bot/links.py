@@ -43,6 +43,7 @@ class ArrivalSource(enum.StrEnum):
     SHARED = "sh"
     RECEIPT = "rc"
     SLIP = "sl"
+    POSTER = "po"
 
 
 SIGNED_KINDS = {LinkKind.RECEIPT}

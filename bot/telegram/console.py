@@ -49,6 +49,7 @@ ORGANISER_COMMANDS = (
     "audit",
     "hardware",
     "reprint",
+    "poster",
 )
 # Attendees use these in their private chat, so there they are not organiser commands.
 ATTENDEE_COMMANDS = ("map",)

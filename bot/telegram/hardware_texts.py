@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
+from bot.services.posters import PosterJob
 from bot.services.prints import PrintJobView
 from bot.services.venue_feed import VenueOverview
 from bot.telegram.texts import quote
@@ -65,4 +66,16 @@ def overview(venues: list[VenueOverview], jobs: list[PrintJobView], zone: str) -
 def reprint_queued(original: int, copy: int) -> str:
     return _("Reprint of job #{original} queued as job #{copy}.").format(
         original=original, copy=copy
+    )
+
+
+def poster_queued(poster: PosterJob) -> str:
+    starts = poster.starts_at.astimezone(ZoneInfo(poster.time_zone))
+    return _(
+        "Countdown poster for drop #{drop} {title} (opens {when}) queued as print job #{job}."
+    ).format(
+        drop=poster.drop_id,
+        title=quote(poster.drop_title),
+        when=starts.strftime("%Y-%m-%d %H:%M"),
+        job=poster.print_job_id,
     )

@@ -64,6 +64,7 @@ def help_text() -> str:
         "/queue, /cancel ID - scheduled and sending announcements\n"
         "/stats, /export, /audit - figures, CSV export, audit log\n"
         "/hardware, /reprint ID - venue daemons, beacons, printer; print a job again\n"
+        "/poster DROP_ID - print a countdown poster with a QR code to the drop\n"
         "Times: HH:MM, +15m, +1h30m or YYYY-MM-DD HH:MM in the event's time zone."
     )
 

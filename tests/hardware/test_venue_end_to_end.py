@@ -21,6 +21,7 @@ from rig.capture_printer import CapturePrinter
 from rig.escpos_parse import native_qr_payloads
 from sqlalchemy import insert, select
 
+from bot import links
 from bot.db.models import Announcement, Attendee, HardwareEvent, PrintJob, PrintStatus
 from bot.db.types import utcnow
 from bot.rehearsal.stage import Stage
@@ -274,3 +275,42 @@ async def test_drop_going_live_reaches_venue(
     assert [event.kind for event in feed] == ["drop_live"]
     assert feed[0].payload["title"] == "Tote bag"
     assert feed[0].payload["starts_at"] == starts_at.isoformat()
+
+
+async def test_poster_qr_opens_drop_in_bot(
+    stage: Stage, capture_printer: CapturePrinter, daemon: None
+) -> None:
+    db = stage.bot.db
+    starts_at = utcnow() + timedelta(hours=2)
+    drop = await drops.create_drop(db, title="Tote bag", starts_at=starts_at, stock=3)
+
+    stage.organiser_says(f"/poster {drop.id}")
+
+    [poster] = await capture_printer.wait_for_jobs(1)
+    [poster_link] = native_qr_payloads(poster)
+    drop_link = links.Link(links.LinkKind.DROP, drop.id, links.ArrivalSource.POSTER)
+    assert start_payload(poster_link) == links.encode(drop_link, "")
+    assert b"Tote bag" in poster
+    assert b"Drop opens at" in poster
+    assert f"{starts_at:%H:%M}".encode() in poster
+    async with db.transaction(readonly=True) as session:
+        job = await session.scalar(select(PrintJob.id).where(PrintJob.kind == "poster"))
+        feed = (await session.scalars(select(HardwareEvent))).all()
+    assert job is not None
+    assert [event.kind for event in feed] == ["poster"]
+    await wait_printed(stage, job)
+
+    # A guest who scans the poster joins the event and gets the drop's card.
+    stage.emulator.send_start(stage.emulator.user(GUEST_ID, "Mia"), start_payload(poster_link))
+    card = await stage.emulator.wait_for_message(
+        GUEST_ID, lambda message: message["text"].startswith("Tote bag")
+    )
+    assert "Starts in" in card["text"]
+    welcome = await stage.emulator.wait_for_message(GUEST_ID)
+    assert EVENT_TITLE in welcome["text"]
+    assert "not valid" not in welcome["text"]
+    async with db.transaction(readonly=True) as session:
+        source = await session.scalar(
+            select(Attendee.arrival_source).where(Attendee.telegram_user_id == GUEST_ID)
+        )
+    assert source == "po"

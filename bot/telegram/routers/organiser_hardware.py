@@ -1,4 +1,4 @@
-"""Organiser console, venue hardware: /hardware status and /reprint of a print job."""
+"""Organiser console, venue hardware: /hardware status, /reprint and /poster print jobs."""
 
 from __future__ import annotations
 
@@ -6,19 +6,21 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.services import prints, venue_feed
+from bot.services import posters, prints, venue_feed
 from bot.telegram import hardware_texts
 from bot.telegram.console import parse_id, reply, require_args, require_event
 from bot.telegram.context import BotContext
 from bot.telegram.organiser_access import Actor
 
 REPRINT_USAGE = "/reprint ID, e.g. /reprint 12 (ids are listed by /hardware)"
+POSTER_USAGE = "/poster DROP_ID, e.g. /poster 3 (drop ids are listed by /listdrops)"
 
 
 def create_router() -> Router:
     router = Router(name="organiser-hardware")
     router.message.register(on_hardware, Command("hardware"))
     router.message.register(on_reprint, Command("reprint"))
+    router.message.register(on_poster, Command("poster"))
     return router
 
 
@@ -38,3 +40,13 @@ async def on_reprint(
     copy = await venue_feed.request_reprint(ctx.db, job_id, actor.label)
 
     await reply(bot, ctx, hardware_texts.reprint_queued(job_id, copy))
+
+
+async def on_poster(
+    message: Message, command: CommandObject, ctx: BotContext, bot: Bot, actor: Actor
+) -> None:
+    drop_id = parse_id(require_args(command, POSTER_USAGE), "drop", "/listdrops")
+
+    poster = await posters.request_poster(ctx.db, drop_id, actor.label)
+
+    await reply(bot, ctx, hardware_texts.poster_queued(poster))

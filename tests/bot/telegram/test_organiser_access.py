@@ -51,6 +51,7 @@ SAMPLES = {
     "audit": "/audit",
     "hardware": "/hardware",
     "reprint": "/reprint 1",
+    "poster": "/poster 1",
 }
 REJECTION = "Organiser commands work only in the organiser group."
 
