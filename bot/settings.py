@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     missed_job_grace_s: int = Field(default=600, ge=1)
     broadcast_confirm_over: int = Field(default=50, ge=0)
     broadcast_second_organiser: bool = False
+    # Queue a countdown poster for the venue printer whenever /drop creates a drop.
+    poster_on_drop: bool = False
     rate_global_per_s: float = Field(default=30.0, gt=0)
     rate_private_per_s: float = Field(default=1.0, gt=0)
     rate_group_per_min: float = Field(default=20.0, gt=0)

@@ -16,7 +16,7 @@ from bot.db.engine import Database
 from bot.db.models import Drop, DropReminder, DropStatus, Event
 from bot.db.types import utcnow
 from bot.errors import InputError, NotFoundError
-from bot.services import announcements
+from bot.services import announcements, posters
 from bot.services.announcements import JobScheduler
 from bot.services.drop_stats import ClaimRecord, DropStats, claims_per_drop, list_claims
 from bot.services.events import require_active_event
@@ -115,8 +115,13 @@ async def create_drop(
     waitlist: bool = False,
     scheduler: JobScheduler | None = None,
     reminder_minutes: Sequence[int] = DEFAULT_REMINDER_MINUTES,
+    print_poster: bool = False,
+    requested_by: str = "micropop",
 ) -> DropView:
     """Create a drop in the active event and schedule its reminders.
+
+    With `print_poster`, a countdown poster of the drop is queued for the venue printer in the
+    same transaction, recorded as requested by `requested_by`.
 
     Raises InputError naming the value and the accepted form. Without a scheduler the drop is
     stored but no reminder is scheduled.
@@ -136,12 +141,15 @@ async def create_drop(
         session.add(row)
         await session.flush()
         view = to_view(row)
+        if print_poster:
+            await posters.queue_poster(session, row, event, requested_by)
     logger.info(
-        "Drop created: drop_id=%s event_id=%s stock=%s starts_at=%s",
+        "Drop created: drop_id=%s event_id=%s stock=%s starts_at=%s poster=%s",
         view.id,
         view.event_id,
         view.stock,
         view.starts_at.isoformat(),
+        print_poster,
     )
     await _schedule_reminders(db, scheduler, view, reminder_minutes)
     return view

@@ -147,8 +147,11 @@ def drop_line(drop: DropView, zone: str) -> str:
     return text
 
 
-def drop_created(drop: DropView, zone: str) -> str:
-    return _("Drop created.") + "\n" + drop_line(drop, zone)
+def drop_created(drop: DropView, zone: str, *, poster: bool = False) -> str:
+    text = _("Drop created.") + "\n" + drop_line(drop, zone)
+    if poster:
+        text += "\n" + _("A countdown poster is queued for the venue printer (see /hardware).")
+    return text
 
 
 def drop_updated(drop: DropView, zone: str) -> str:

@@ -14,6 +14,7 @@ from bot.services import drops
 from bot.telegram import organiser_texts as texts
 from bot.telegram.console import parse_id, reply, require_args, require_event, split_fields
 from bot.telegram.context import BotContext
+from bot.telegram.organiser_access import Actor
 from bot.timeparse import parse_when
 
 DROP_USAGE = (
@@ -42,7 +43,9 @@ def create_router() -> Router:
     return router
 
 
-async def on_drop(message: Message, command: CommandObject, ctx: BotContext, bot: Bot) -> None:
+async def on_drop(
+    message: Message, command: CommandObject, ctx: BotContext, bot: Bot, actor: Actor
+) -> None:
     fields = split_fields(require_args(command, DROP_USAGE), DROP_USAGE, 4, 5)
     title, start, stock, limit = fields[:4]
     event = await require_event(ctx)
@@ -55,9 +58,13 @@ async def on_drop(message: Message, command: CommandObject, ctx: BotContext, bot
         stock=stock,
         per_person_limit=limit,
         scheduler=ctx.scheduler,
+        print_poster=ctx.settings.poster_on_drop,
+        requested_by=actor.label,
     )
 
-    await reply(bot, ctx, texts.drop_created(drop, event.time_zone))
+    await reply(
+        bot, ctx, texts.drop_created(drop, event.time_zone, poster=ctx.settings.poster_on_drop)
+    )
 
 
 async def on_edit_drop(

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
+from bot.db.models import HardwareEvent, PrintJob
 from bot.db.types import utcnow
+from bot.rehearsal.stage import Stage
 from bot.services import announcements, drops, events
 from tests.bot.telegram import console_helpers
 from tests.bot.telegram.console_helpers import one_reply
@@ -162,3 +165,34 @@ async def test_cancel_drop_id_must_be_number(night):
     reply = await one_reply(night, "/canceldrop tote")
 
     assert reply == '⚠️ Invalid drop id "tote": use a number shown by /listdrops'
+
+
+async def print_jobs(stage) -> list[PrintJob]:
+    async with stage.bot.db.transaction(readonly=True) as session:
+        return list((await session.scalars(select(PrintJob))).all())
+
+
+async def test_drop_queues_no_poster_by_default(night):
+    reply = await one_reply(night, "/drop Tote bag | +1h | 50 | 1")
+
+    assert "poster" not in reply
+    assert await print_jobs(night) == []
+
+
+async def test_drop_queues_poster_when_enabled(tmp_path):
+    settings = {**console_helpers.FAST_RATES, "poster_on_drop": True}
+    async with Stage.on_sqlite(tmp_path, **settings) as stage:
+        await one_reply(stage, "/event Spring night")
+
+        reply = await one_reply(stage, "/drop Tote bag | +1h | 50 | 1")
+
+        (drop,) = await drop_list(stage)
+        [job] = await print_jobs(stage)
+        async with stage.bot.db.transaction(readonly=True) as session:
+            feed = (await session.scalars(select(HardwareEvent))).all()
+    assert reply.endswith("A countdown poster is queued for the venue printer (see /hardware).")
+    assert job.kind == "poster"
+    assert job.payload["drop_id"] == drop.id
+    assert job.payload["starts_at"] == drop.starts_at.isoformat()
+    assert job.requested_by == f"Olga (id {stage.organiser.id})"
+    assert [(event.kind, event.payload["print_job_id"]) for event in feed] == [("poster", job.id)]
