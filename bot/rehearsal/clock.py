@@ -121,8 +121,10 @@ class NightClock:
     def label(self, minute: float | None = None) -> str:
         """Return the night's clock time of a minute, e.g. 21:00, wrapping past midnight."""
         value = self.minute() if minute is None else minute
-        # The epsilon keeps 89.9999999 (a time converted back and forth) from showing 20:29.
-        total = math.floor(DOORS_MINUTES + max(value, -DOORS_MINUTES) + 1e-6) % (24 * 60)
+        # A time converted to a UTC datetime and back is off by up to about a microsecond,
+        # which is several millionths of a minute in a compressed night. The epsilon (0.06 s
+        # of night time) keeps 89.99999 from showing 20:29.
+        total = math.floor(DOORS_MINUTES + max(value, -DOORS_MINUTES) + 1e-3) % (24 * 60)
         return f"{total // 60:02d}:{total % 60:02d}"
 
     def whole_minutes(self, minute: float, now: datetime) -> int | None:

@@ -63,3 +63,15 @@ def test_label_counts_from_doors() -> None:
 def test_unstarted_clock_has_no_origin() -> None:
     with pytest.raises(RuntimeError, match="start"):
         NightClock(240).at(10)
+
+
+@pytest.mark.parametrize("minute", [70.0, 90.0, 120.0, 195.0, 225.0])
+def test_label_survives_wall_clock_round_trip(minute: float) -> None:
+    # A scheduled time goes out as a UTC datetime (whole microseconds) and is read back, so
+    # it returns a little off; the label must still show the same minute for any start time.
+    clock = NightClock(240, tempo(150))
+    clock.wall_offset = 1.8e9 + 0.123
+    for index in range(50):
+        clock.started_at = 100.0 + 37.3 * index
+        back = clock.minute(clock.to_monotonic(clock.utc(minute)))
+        assert clock.label(back) == clock.label(minute), f"started_at={clock.started_at}"
