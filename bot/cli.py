@@ -90,7 +90,8 @@ def rehearse(
         DEFAULT_SPEED,
         "--speed",
         help="How many times faster than real time the 4-hour night runs (240: one minute, "
-        "1: real time). Stretches that need more time under Telegram's limits get it.",
+        "1: real time). Stretches that need more time under Telegram's limits get it, taken "
+        "back from quieter stretches as far as they can spare it.",
     ),
     faults: str = typer.Option(
         "",

@@ -3,7 +3,10 @@
 Compression cannot shrink Telegram's limits: 150 guests arriving need the same messages
 whether they come over 75 minutes or 20 seconds. So the night is cut into segments between
 its cues, and a segment that would be too short for the messages it needs gets the real time
-they take (its floor). Elsewhere the night runs `speed` times faster than real time.
+they take (its floor). The segments that need less than `speed` gives them make up for that
+time, down to their own floors, so the segments together last as long as `speed` gives them
+or as long as their floors add up to, whichever is longer. Outside the segments the night
+runs `speed` times faster than real time.
 """
 
 from __future__ import annotations
@@ -43,15 +46,31 @@ class NightClock:
 
     def __post_init__(self) -> None:
         """Build the breakpoints: night minute -> real seconds after doors."""
+        segments = sorted(self.segments, key=lambda item: item.start)
         minutes, seconds = [0.0], [0.0]
-        for segment in sorted(self.segments, key=lambda item: item.start):
+        for segment, length in zip(segments, self._lengths(segments), strict=True):
             if segment.start > minutes[-1]:
                 minutes.append(segment.start)
                 seconds.append(seconds[-1] + self._plain(segment.start - minutes[-2]))
-            length = max(self._plain(segment.end - segment.start), segment.floor_s)
             minutes.append(segment.end)
             seconds.append(seconds[-1] + length)
         self._minutes, self._seconds = minutes, seconds
+
+    def _lengths(self, segments: Sequence[Segment]) -> list[float]:
+        """Return each segment's real seconds: stretched to its floor, or shortened to make up.
+
+        The seconds that stretched segments add are taken back from the segments whose plain
+        length exceeds their floor, in proportion to that spare time and never below a floor.
+        """
+        plain = [self._plain(segment.end - segment.start) for segment in segments]
+        floors = [segment.floor_s for segment in segments]
+        added = sum(max(0.0, floor - length) for floor, length in zip(floors, plain, strict=True))
+        spare = [max(0.0, length - floor) for floor, length in zip(floors, plain, strict=True)]
+        taken = min(1.0, added / sum(spare)) if sum(spare) > 0 else 0.0
+        return [
+            max(length, floor) - extra * taken
+            for floor, length, extra in zip(floors, plain, spare, strict=True)
+        ]
 
     def _plain(self, minutes: float) -> float:
         return minutes * 60.0 / self.speed

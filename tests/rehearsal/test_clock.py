@@ -31,6 +31,21 @@ def test_short_floor_keeps_speed() -> None:
     assert clock.span(0, 60) == pytest.approx(15.0)
 
 
+def test_quiet_segments_make_up_for_floors() -> None:
+    segments = [Segment(0, 60, floor_s=30.0), Segment(60, 240, floor_s=10.0)]
+    clock = started(240, segments)
+    assert clock.span(0, 60) == pytest.approx(30.0)
+    assert clock.span(60, 240) == pytest.approx(30.0)
+    assert clock.offset(240) == pytest.approx(60.0)
+
+
+def test_quiet_segments_keep_their_floors() -> None:
+    segments = [Segment(0, 60, floor_s=50.0), Segment(60, 240, floor_s=20.0)]
+    clock = started(240, segments)
+    assert clock.span(0, 60) == pytest.approx(50.0)
+    assert clock.span(60, 240) == pytest.approx(20.0)
+
+
 @pytest.mark.parametrize("minute", [0.0, 12.5, 60.0, 119.0, 200.0, 300.0])
 def test_minute_inverts_offset(minute: float) -> None:
     clock = started(240, tempo(150))
