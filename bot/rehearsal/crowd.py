@@ -18,7 +18,7 @@ from typing import Any
 from bot.emulator import User
 from bot.rehearsal.arrivals import Arrivals
 from bot.rehearsal.clock import NightClock
-from bot.rehearsal.script import ARRIVALS, DROP_AT
+from bot.rehearsal.script import ARRIVALS, DROP_AT, DROP_CARD_SHARE, MAP_SHARE, PAUSE_SHARE
 from bot.rehearsal.stage import Stage
 from bot.rehearsal.timeline import Timeline
 
@@ -75,9 +75,9 @@ def plan(count: int, seed: int) -> list[Guest]:
                 source=rng.choices(list(SOURCE_WEIGHTS), list(SOURCE_WEIGHTS.values()))[0],
                 # Most guests come early; a tail arrives until the end of the window.
                 arrive_at=start + (end - start) * rng.betavariate(1.2, 2.0),
-                opens_map=rng.random() < 0.6,
-                opens_drop=rng.random() < 0.85,
-                pauses=rng.random() < 0.06,
+                opens_map=rng.random() < MAP_SHARE,
+                opens_drop=rng.random() < DROP_CARD_SHARE,
+                pauses=rng.random() < PAUSE_SHARE,
                 blocks_at=rng.uniform(ARRIVALS[1] + 10, 200.0) if blocks else None,
                 rush_delay_s=min(rng.expovariate(1 / 1.2), 6.0),
             )

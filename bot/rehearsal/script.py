@@ -35,16 +35,27 @@ DROP_TITLE = "Tote bag"
 STOCK_SHARE = 0.3
 # Messages the tempo plans per second: the bot sends at most 29.1 (Telegram's 30 less its
 # 3 % margin), and a little is left for messages the estimates below do not count.
-PLANNED_RATE = 27.0
+PLANNED_RATE = 28.0
+# Shares of the guests who open the map, open the drop card and pause announcements.
+MAP_SHARE = 0.6
+DROP_CARD_SHARE = 0.85
+PAUSE_SHARE = 0.06
 # Estimated messages to one arriving guest: the event card, the doors announcement caught up,
-# the map (photo, venue, points) for half of them, the drop list and card for 80 %.
-ARRIVAL_MESSAGES = 1 + 1 + 0.5 * 3 + 0.8 * 2
-# Estimated messages per guest at T-0: the live-now announcement, then a Refresh and a Claim
-# edit of the drop card for those who hold one.
-RUSH_MESSAGES = 1 + 0.8 * 2
-# A chat gets one message a second, so the last guest to arrive needs this long to get the
-# card, map and drop card before the next cue.
-ONBOARDING_S = 7.0
+# the map (photo, venue, points), the drop list and card, and the card edit after Pause.
+ARRIVAL_MESSAGES = 1 + 1 + MAP_SHARE * 3 + DROP_CARD_SHARE * 2 + PAUSE_SHARE
+# Estimated messages per guest at T-0: the live-now announcement unless they paused, then a
+# Refresh and a Claim edit of the drop card for those who hold one.
+RUSH_MESSAGES = 1 - PAUSE_SHARE + DROP_CARD_SHARE * 2
+# The last guests' replies queue behind the arrival window's backlog, and their chat gets one
+# message a second, so they need this long after the window for card, map and drop card. It
+# is an estimate: replies still due at the next cue go out before its broadcast.
+ONBOARDING_S = 3.0
+# Real seconds from a cue until its broadcast sends at full rate: the scheduler fires and the
+# deliveries are fanned out (about 0.1 s measured on a 2-core machine), with room for a
+# loaded one.
+FAN_OUT_S = 0.5
+# Rounding allowed when a compressed span is compared with the time a broadcast needs.
+SPAN_TOLERANCE_S = 0.001
 
 DOORS_TEXT = "🚪 Doors are open! Grab a drink at the bar and say hi at the merch stand."
 LIVE_SET_TEXT = "🎶 The live set starts on the main stage in 10 minutes."
@@ -81,10 +92,10 @@ def tempo(attendees: int, extra: dict[float, float] | None = None) -> list[Segme
     """Return the night's segments with the real seconds each needs for `attendees` guests.
 
     The floors are estimates from the message counts above, plus `extra` seconds by segment
-    start (what injected faults need). A segment that needs less than its compressed length
-    keeps the length `--speed` gives it.
+    start (what injected faults need). A segment that needs less than `--speed` gives it
+    lends the difference to the segments that need more (see NightClock).
     """
-    broadcast = attendees / PLANNED_RATE + 1.0
+    broadcast = broadcast_seconds(attendees)
     stock = max(1, math.ceil(attendees * STOCK_SHARE))
     raffle, last_call = (item.minute for item in SCHEDULED)
     floors = [
@@ -92,12 +103,20 @@ def tempo(attendees: int, extra: dict[float, float] | None = None) -> list[Segme
         (ARRIVALS[1], LIVE_SET_AT, ONBOARDING_S),
         (LIVE_SET_AT, DROP_AT - 30, broadcast),
         (DROP_AT - 30, DROP_AT, broadcast),
-        (DROP_AT, raffle, (attendees * RUSH_MESSAGES + stock) / PLANNED_RATE + 2.0),
+        (DROP_AT, raffle, (attendees * RUSH_MESSAGES + stock) / PLANNED_RATE + FAN_OUT_S),
         (raffle, last_call, broadcast),
         (last_call, CLOSE_AT, broadcast),
     ]
     extra = extra or {}
     return [Segment(start, end, floor + extra.get(start, 0.0)) for start, end, floor in floors]
+
+
+def broadcast_seconds(attendees: int) -> float:
+    """Return the real seconds from a cue until a broadcast has gone out to every guest.
+
+    Guests who paused announcements get none. Those who blocked the bot still take a send.
+    """
+    return attendees * (1 - PAUSE_SHARE) / PLANNED_RATE + FAN_OUT_S
 
 
 class NightScript:
@@ -186,7 +205,8 @@ class NightScript:
 
         Only reminders that a broadcast to every guest can reach before T-0 are kept.
         """
-        broadcast_s = self.attendees / PLANNED_RATE + 1.0
+        # The tempo may give the 30 minutes before T-0 exactly this long.
+        broadcast_s = broadcast_seconds(self.attendees) - SPAN_TOLERANCE_S
         offsets: list[int] = []
         for offset in sorted(drops.DEFAULT_REMINDER_MINUTES, reverse=True):
             lead_s = self.clock.span(DROP_AT - offset, DROP_AT)
