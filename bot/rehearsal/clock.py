@@ -66,9 +66,9 @@ class NightClock:
         floors = [segment.floor_s for segment in segments]
         added = sum(max(0.0, floor - length) for floor, length in zip(floors, plain, strict=True))
         spare = [max(0.0, length - floor) for floor, length in zip(floors, plain, strict=True)]
-        taken = min(1.0, added / sum(spare)) if sum(spare) > 0 else 0.0
+        returned_share = min(1.0, added / sum(spare)) if sum(spare) > 0 else 0.0
         return [
-            max(length, floor) - extra * taken
+            max(length, floor) - extra * returned_share
             for floor, length, extra in zip(floors, plain, spare, strict=True)
         ]
 

@@ -47,12 +47,12 @@ ARRIVAL_MESSAGES = 1 + 1 + MAP_SHARE * 3 + DROP_CARD_SHARE * 2 + PAUSE_SHARE
 # Refresh and a Claim edit of the drop card for those who hold one.
 RUSH_MESSAGES = 1 - PAUSE_SHARE + DROP_CARD_SHARE * 2
 # The last guests' replies queue behind the arrival window's backlog, and their chat gets one
-# message a second, so they need this long after the window for card, map and drop card. It
-# is an estimate: replies still due at the next cue go out before its broadcast.
+# message a second, so they need this long after the window for card, map and drop card.
+# This is an estimate, and replies still due at the next cue go out before its broadcast.
 ONBOARDING_S = 3.0
-# Real seconds from a cue until its broadcast sends at full rate: the scheduler fires and the
-# deliveries are fanned out (about 0.1 s measured on a 2-core machine), with room for a
-# loaded one.
+# Real seconds from a cue until its broadcast sends at full rate, while the scheduler fires
+# and the deliveries are fanned out. The default rehearsal took about 0.1 s for this on a
+# 2-core machine, and the rest is room for a loaded one.
 FAN_OUT_S = 0.5
 # Rounding allowed when a compressed span is compared with the time a broadcast needs.
 SPAN_TOLERANCE_S = 0.001

@@ -82,8 +82,8 @@ def test_unstarted_clock_has_no_origin() -> None:
 
 @pytest.mark.parametrize("minute", [70.0, 90.0, 120.0, 195.0, 225.0])
 def test_label_survives_wall_clock_round_trip(minute: float) -> None:
-    # A scheduled time goes out as a UTC datetime (whole microseconds) and is read back, so
-    # it returns a little off; the label must still show the same minute for any start time.
+    # A scheduled time is stored as a UTC datetime in whole microseconds and read back a
+    # little off. The label must still show the same minute, whatever the start time.
     clock = NightClock(240, tempo(150))
     clock.wall_offset = 1.8e9 + 0.123
     for index in range(50):
