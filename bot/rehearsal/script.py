@@ -33,8 +33,9 @@ EVENT_ZONE = "Europe/Berlin"
 DROP_TITLE = "Tote bag"
 # Share of the guests the drop has stock for, so the rush sells out.
 STOCK_SHARE = 0.3
-# Messages the tempo plans per second: the bot sends at most 29.1 (Telegram's 30 less its
-# 3 % margin), and a little is left for messages the estimates below do not count.
+# Messages the tempo plans per second. The bot's limiter keeps a margin under Telegram's 30,
+# and its broadcasts ran at about 29.1 a second in the default rehearsal, so a little is left
+# for messages the estimates below do not count.
 PLANNED_RATE = 28.0
 # Shares of the guests who open the map, open the drop card and pause announcements.
 MAP_SHARE = 0.6
