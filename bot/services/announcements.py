@@ -488,19 +488,19 @@ async def _publish_to_venue(session: AsyncSession, row: Announcement) -> None:
     """Mirror the announcement to the venue: a beacon text and a printed slip with a QR."""
     event = await session.get(Event, row.event_id)
     assert event is not None
-    # Event links are not signed, so no secret is needed to encode one.
-    start = links.encode(
-        links.Link(links.LinkKind.EVENT, event.id, links.ArrivalSource.BEACON), ""
+    # Beacon and slip links carry different arrival sources, so /export distinguishes them.
+    # Beacons carry a short link because a t.me link does not fit in an Eddystone-URL frame.
+    # The slip's QR code has room for the t.me deep link itself.
+    row.short_link_code = await short_link_for(
+        session, _event_start(event.id, links.ArrivalSource.BEACON)
     )
-    row.short_link_code = await short_link_for(session, start)
     # The job keeps everything the slip prints, so a /reprint of it prints the same slip.
     slip = {
         "layout": "announcement",
         "event_title": event.title,
         "time_zone": event.time_zone,
         "text": row.text,
-        # Beacons carry the short link of this payload; the slip's QR opens it too.
-        "start": start,
+        "start": _event_start(event.id, links.ArrivalSource.SLIP),
     }
     job = PrintJob(event_id=event.id, kind="slip", announcement_id=row.id, payload=slip)
     session.add(job)
@@ -519,6 +519,11 @@ async def _publish_to_venue(session: AsyncSession, row: Announcement) -> None:
             "short_code": row.short_link_code,
         },
     )
+
+
+def _event_start(event_id: int, source: links.ArrivalSource) -> str:
+    # Event links are not signed, so no secret is needed to encode one.
+    return links.encode(links.Link(links.LinkKind.EVENT, event_id, source), "")
 
 
 async def _venue_event_kind(

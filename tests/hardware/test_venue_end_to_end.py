@@ -8,6 +8,8 @@ printed bytes is opened in the bot the way a phone that scanned it would open it
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -162,12 +164,17 @@ async def test_announcement_reaches_beacons_slip_and_bot(
     assert b"Doors open at 8 in Caf\x82 Z\x81rich" in slip
     await wait_printed(stage, slip_job)
 
-    # The beacon's short link redirects to the same deep link as the slip's QR code.
+    # The beacon's short link and the slip's QR code open the same event, each with its source.
+    event = await events.active_event(stage.bot.db)
+    assert event is not None
+    beacon_start = links.Link(links.LinkKind.EVENT, event.id, links.ArrivalSource.BEACON)
+    slip_start = links.Link(links.LinkKind.EVENT, event.id, links.ArrivalSource.SLIP)
+    assert start_payload(slip_link) == links.encode(slip_start, "")
     async with aiohttp.ClientSession() as session:
         short = f"http://127.0.0.1:{stage.bot.web_port}/l/{code}"
         async with session.get(short, allow_redirects=False) as response:
             assert response.status == 302
-            assert response.headers["Location"] == slip_link
+            assert start_payload(response.headers["Location"]) == links.encode(beacon_start, "")
 
     guest = stage.emulator.user(GUEST_ID, "Mia")
     stage.emulator.send_start(guest, start_payload(slip_link))
@@ -178,7 +185,19 @@ async def test_announcement_reaches_beacons_slip_and_bot(
         source = await session.scalar(
             select(Attendee.arrival_source).where(Attendee.telegram_user_id == GUEST_ID)
         )
-    assert source == "bc"
+    assert source == "sl"
+
+    # The organisers' export lists the guest with the slip as the arrival source.
+    assert stage.organisers is not None
+    stage.organiser_says("/export")
+    export = await stage.emulator.wait_for_message(
+        stage.organisers.id, lambda message: "document" in message
+    )
+    data = stage.emulator.state.files.get(export["document"]["file_id"]).data
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    guests = [row for row in rows if row["record"] == "attendee"]
+    assert [row["telegram_user_id"] for row in guests] == [str(GUEST_ID)]
+    assert [row["item"] for row in guests] == ["sl"]
 
 
 async def test_claim_receipt_qr_opens_in_bot(
