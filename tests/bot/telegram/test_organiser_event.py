@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.services import events
 from bot.services.views import EventView
 from bot.telegram.factory import create_i18n
 from bot.telegram.venue_map import map_methods
 from bot.textsplit import utf16_len
 from tests.bot.telegram import console_helpers
-from tests.bot.telegram.console_helpers import bot_messages, one_reply, say, shown
+from tests.bot.telegram.console_helpers import bot_messages, handled, one_reply, say, shown
 
 console = console_helpers.console
 
@@ -125,6 +127,58 @@ async def test_shared_location_sets_position(console):
 
     event = await active(console)
     assert (event.latitude, event.longitude) == (48.1374, 11.5755)
+
+
+def venue_message(stage, sender, chat_id: int) -> dict:
+    """Build a shared venue message as Telegram sends it, with the venue and its location."""
+    position = {"latitude": 52.5008, "longitude": 13.4197}
+    venue = {"location": position, "title": "Hall <7> & Bar", "address": "Oranienstr. 1, Berlin"}
+    chat = stage.emulator.state.chats[chat_id]
+    return chat.add_message(sender.to_api(), venue=venue, location=position)
+
+
+async def test_shared_venue_sets_place(console):
+    await one_reply(console, "/event Spring night")
+    message = venue_message(console, console.organiser, console.organisers.id)
+    before = len(bot_messages(console, console.organisers.id))
+
+    console.emulator.inject_update({"message": message})
+    replies = await console.emulator.wait_for(
+        lambda: bot_messages(console, console.organisers.id)[before:]
+    )
+
+    event = await active(console)
+    assert event.venue_name == "Hall <7> & Bar"
+    assert event.venue_address == "Oranienstr. 1, Berlin"
+    assert (event.latitude, event.longitude) == (52.5008, 13.4197)
+    assert shown(replies[0]).startswith("Event updated.")
+    assert "Venue: Hall <7> & Bar, Oranienstr. 1, Berlin" in shown(replies[0])
+
+
+@pytest.mark.parametrize("where", ["other group", "guest private chat", "organiser private chat"])
+async def test_shared_venue_elsewhere_changes_nothing(console, where):
+    await one_reply(console, "/event Spring night")
+    await one_reply(console, "/venue Old hall | Alexanderplatz 1, Berlin")
+    await one_reply(console, "/location 52.5219, 13.4132")
+    before = await active(console)
+    organiser_messages = len(bot_messages(console, console.organisers.id))
+    if where == "other group":
+        sender = console.emulator.user(667, "Fan")
+        chat_id = console.emulator.group(-1005550001, "Fans").id
+    elif where == "guest private chat":
+        sender = console.emulator.user(668, "Ada")
+        chat_id = sender.id
+    else:
+        sender = console.organiser
+        chat_id = sender.id
+
+    update_id = console.emulator.inject_update(
+        {"message": venue_message(console, sender, chat_id)}
+    )
+    await handled(console, update_id)
+
+    assert await active(console) == before
+    assert len(bot_messages(console, console.organisers.id)) == organiser_messages
 
 
 async def test_time_zone_set(console):
