@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.db.engine import Database
-from bot.db.models import ProcessedUpdate
+from bot.db.models import Announcement, AnnouncementStatus, ProcessedUpdate
 from bot.rehearsal.stage import Stage
 from bot.rehearsal.timeline import Timeline
 
@@ -72,18 +72,39 @@ class Organiser:
         self._record(name, f"[photo] {caption}", reply)
         return reply
 
-    async def press(self, message: dict[str, Any], data: str, name: str) -> bool:
-        """Press an inline button under a console message and wait until it is handled."""
+    async def confirm_broadcast(self, message: dict[str, Any], data: str, name: str) -> bool:
+        """Press a broadcast's Confirm button and check that the announcement left confirmation.
+
+        The bot handles a press that does not confirm as well, for example when a second
+        organiser must confirm, so a handled press alone does not show that it worked.
+        """
         assert self.stage.organiser is not None
+        announcement_id = int(data.rpartition(":")[2])
         update_id = self.stage.emulator.press_button(self.stage.organiser, message, data)
         self.updates[update_id] = f"organiser pressed {data}"
-        handled = await self._handled(update_id)
-        self.steps.append(Step(name, "command", f"pressed {data}", ok=handled))
-        if handled:
+        problem = None
+        if not await self._handled(update_id):
+            problem = "was not handled"
+        else:
+            status = await self._announcement_status(announcement_id)
+            if status in (None, AnnouncementStatus.AWAITING_CONFIRMATION):
+                state = status.value if status else "missing"
+                problem = f"did not confirm: announcement {announcement_id} is {state}"
+        self._record_press(name, data, problem)
+        return problem is None
+
+    def _record_press(self, name: str, data: str, problem: str | None) -> None:
+        self.steps.append(Step(name, "command", f"pressed {data}", ok=problem is None))
+        if problem is None:
             self.timeline.add("cue", f"Organiser pressed {data} ({name})")
         else:
-            self.timeline.add("problem", f"Organiser's press {data} was not handled ({name})")
-        return handled
+            self.timeline.add("problem", f"Organiser's press {data} {problem} ({name})")
+
+    async def _announcement_status(self, announcement_id: int) -> AnnouncementStatus | None:
+        async with self.monitor.transaction(readonly=True) as session:
+            return await session.scalar(
+                select(Announcement.status).where(Announcement.id == announcement_id)
+            )
 
     def note_service(self, name: str, detail: str) -> None:
         """Record a step done through a service because no command can express it."""

@@ -101,8 +101,6 @@ async def _rehearse(
     overrides: dict[str, Any] = {
         "venue_tokens": venue_tokens(),
         "public_base_url": PUBLIC_URL,
-        # The rehearsal polls the emulator; a webhook from the environment would not work.
-        "webhook_url": "",
     }
     status = LiveStatus(console, clock, timeline, options.live)
     async with Stage.on_sqlite(workdir, limits=RateLimits(), **overrides) as stage:

@@ -164,7 +164,9 @@ class NightScript:
         reply = await self.organiser.command(f"/announce {LIVE_SET_TEXT}", "live set announcement")
         data = _button(reply or {}, "bcast:confirm:")
         if data is not None:
-            await self.organiser.press(reply or {}, data, "confirm the live set broadcast")
+            await self.organiser.confirm_broadcast(
+                reply or {}, data, "confirm the live set broadcast"
+            )
 
     def expected_texts(self) -> dict[str, str]:
         """Map each announcement the night must send, by name, to its text."""

@@ -11,15 +11,38 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
 from bot.emulator import BotAPIEmulator, Chat, RateLimits, User
+from bot.errors import ConfigError
 from bot.service import BotService
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, describe_validation_error
 
 logger = logging.getLogger(__name__)
 
 ORGANISER_CHAT_ID = -1001000000001
 ORGANISER_USER_ID = 9001
 BOT_TOKEN = "4242:rehearsal-token"
+
+
+class StageSettings(Settings):
+    """Bot settings built only from the stage's values, never from MICROPOP_* or `.env`.
+
+    A stage is offline by design: a Redis URL, a webhook or a second-organiser rule from the
+    operator's environment would reach outside it or change the night it plays.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 class Stage:
@@ -62,7 +85,10 @@ class Stage:
         }
         values.update(self.overrides)
         self.overrides.setdefault("signing_secret", values["signing_secret"])
-        return load_settings(**values)
+        try:
+            return StageSettings(**values)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc)) from None
 
     async def start(self) -> None:
         await self.emulator.start()
