@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 
 from bot.db.engine import Database
 from bot.db.models import (
+    Announcement,
+    AnnouncementStatus,
     Delivery,
     DeliveryStatus,
     HardwareEvent,
@@ -40,7 +42,7 @@ from bot.rehearsal.organiser import Organiser
 from bot.rehearsal.records import NightRecords
 from bot.rehearsal.script import CLOSE_AT, NightScript
 from bot.rehearsal.stage import Stage
-from bot.rehearsal.timeline import Timeline
+from bot.rehearsal.timeline import Timeline, plural
 from bot.rehearsal.venue import VenueRig
 
 logger = logging.getLogger(__name__)
@@ -72,21 +74,32 @@ class Settled:
     waiting: list[str]
 
 
-async def settle(monitor: Database, venue: VenueRig, timeline: Timeline) -> Settled:
-    """Wait until deliveries, prints, the venue feed and the beacons are all done."""
-    started = time.monotonic()
+async def settle(
+    monitor: Database, venue: VenueRig, timeline: Timeline, closed_at: float
+) -> Settled:
+    """Wait until deliveries, announcements, prints, the venue feed and the beacons are done.
+
+    `closed_at` is the monotonic time of doors close, which the settle time is measured from,
+    so time spent waiting for the night's tasks after close counts too.
+    """
     waiting: list[str] = []
-    while time.monotonic() - started < SETTLE_TIMEOUT_S:
+    while time.monotonic() - closed_at < SETTLE_TIMEOUT_S:
         waiting = await _still_waiting(monitor, venue)
         if not waiting:
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - closed_at
             timeline.add("bot", f"Everything settled {elapsed:.1f} s after doors closed")
             return Settled(elapsed, [])
         await asyncio.sleep(0.25)
+    # One more look, because the night's tasks may have used up the whole timeout.
+    waiting = await _still_waiting(monitor, venue)
+    elapsed = time.monotonic() - closed_at
+    if not waiting:
+        timeline.add("bot", f"Everything settled {elapsed:.1f} s after doors closed")
+        return Settled(elapsed, [])
     timeline.add(
         "problem", f"Not settled {SETTLE_TIMEOUT_S:.0f} s after close: {', '.join(waiting)}"
     )
-    return Settled(time.monotonic() - started, waiting)
+    return Settled(elapsed, waiting)
 
 
 async def _still_waiting(monitor: Database, venue: VenueRig) -> list[str]:
@@ -99,6 +112,12 @@ async def _still_waiting(monitor: Database, venue: VenueRig) -> list[str]:
         unprinted = await session.scalar(
             select(func.count()).select_from(PrintJob).where(PrintJob.status == PrintStatus.QUEUED)
         )
+        # An announcement is marked done after its last delivery, so it can lag behind them.
+        sending = await session.scalar(
+            select(func.count())
+            .select_from(Announcement)
+            .where(Announcement.status == AnnouncementStatus.SENDING)
+        )
         latest = await session.scalar(select(func.max(HardwareEvent.id))) or 0
         acked = await session.scalar(select(func.max(Venue.acked_cursor))) or 0
     beacons = [
@@ -109,6 +128,8 @@ async def _still_waiting(monitor: Database, venue: VenueRig) -> list[str]:
     waiting = []
     if unsettled:
         waiting.append(f"{unsettled} deliveries unsettled")
+    if sending:
+        waiting.append(plural(sending, "announcement", "announcements") + " still sending")
     if unprinted:
         waiting.append(f"{unprinted} print jobs not reported printed")
     if acked < latest:

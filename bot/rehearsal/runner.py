@@ -177,9 +177,10 @@ async def _play(night: Night, status: LiveStatus) -> Settled:
     ]
 
     await clock.sleep_until(CLOSE_AT)
+    closed_at = time.monotonic()
     timeline.add("cue", "Doors close")
     await _finish(tasks, timeline)
-    settled = await settle(night.monitor, night.venue, timeline)
+    settled = await settle(night.monitor, night.venue, timeline, closed_at)
     names = {**night.organiser.updates, **night.crowd.updates}
     unfinished = await unfinished_updates(night.monitor, names)
     if unfinished:

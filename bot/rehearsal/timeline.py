@@ -58,3 +58,11 @@ class Timeline:
 
     def sorted(self) -> list[Entry]:
         return sorted(self.entries, key=lambda entry: entry.at)
+
+
+def plural(count: int, singular: str, plural_form: str) -> str:
+    """Format `count` with the noun that agrees with it: "1 job", "2 jobs", "0 jobs".
+
+    The rehearsal's texts are English only, so they need no gettext catalogue.
+    """
+    return f"{count} {singular if count == 1 else plural_form}"

@@ -241,3 +241,16 @@ async def test_missed_announcement_fails_verdict(
     assert "no missed announcement" in figures["broken"]
     assert verdict_line.startswith("FAIL (broken:")
     assert "no missed announcement" in verdict_line
+
+
+def test_faults_settle_time_counts_from_close(faulty_night) -> None:
+    _, figures = faulty_night
+    close = next(e for e in figures["timeline"] if e["text"] == "Doors close")
+    settled = next(e for e in figures["timeline"] if e["text"].startswith("Everything settled"))
+    assert figures["timing"]["settle_s"] >= settled["at"] - close["at"] - 0.5
+
+
+def test_faults_announcements_end_done(faulty_night) -> None:
+    _, figures = faulty_night
+    statuses = {item["name"]: item["status"] for item in figures["per_announcement"]}
+    assert set(statuses.values()) == {"done"}, statuses
