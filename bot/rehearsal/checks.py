@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bot.rehearsal.timeline import plural
+
 # Announcement states that mean it went out (or is still going out) to its recipients.
 FANNED_OUT = ("sending", "done")
 
@@ -40,11 +42,13 @@ def _no_lost_message(figures: dict[str, Any]) -> Invariant:
     problems = []
     if deliveries["lost"]:
         examples = "; ".join(deliveries["lost_examples"][:3])
-        problems.append(f"{deliveries['lost']} announcement deliveries lost ({examples})")
+        lost = plural(deliveries["lost"], "announcement delivery", "announcement deliveries")
+        problems.append(f"{lost} lost ({examples})")
     if receipts["missing_in_telegram"]:
-        problems.append(f"{receipts['missing_in_telegram']} receipts never reached their owner")
+        missing = plural(receipts["missing_in_telegram"], "receipt", "receipts")
+        problems.append(f"{missing} never reached their owner")
     if unanswered:
-        problems.append(f"{unanswered} guest actions got no reply")
+        problems.append(f"{plural(unanswered, 'guest action', 'guest actions')} got no reply")
     detail = "; ".join(problems) or (
         f"{deliveries['sent']} delivered, {deliveries['unreachable']} to unreachable attendees, "
         f"{deliveries['expired']} expired unsent"
@@ -89,7 +93,9 @@ def _no_missed_announcement(announcements: list[dict[str, Any]], expected: list[
     ]
     stored = {item["name"] for item in announcements}
     problems += [f"{name} was never stored" for name in expected if name not in stored]
-    detail = "; ".join(problems) or f"{len(announcements)} announcements went out"
+    detail = "; ".join(problems) or (
+        f"{plural(len(announcements), 'announcement', 'announcements')} went out"
+    )
     return Invariant("no missed announcement", not problems, detail)
 
 
@@ -121,7 +127,9 @@ def _faults_recovered(faults: list[dict[str, Any]]) -> Invariant:
         f"{fault['name']} ({fault['description']})" for fault in faults if not fault["recovered"]
     ]
     detail = (
-        "not recovered: " + "; ".join(broken) if broken else f"{len(faults)} faults, all recovered"
+        "not recovered: " + "; ".join(broken)
+        if broken
+        else f"{plural(len(faults), 'fault', 'faults')}, all recovered"
     )
     return Invariant("faults recovered", not broken, detail if faults else "no faults injected")
 
@@ -139,5 +147,7 @@ def _script_completed(figures: dict[str, Any]) -> Invariant:
     ]
     if figures.get("venue_problem"):
         problems.append(f"venue daemon: {figures['venue_problem']}")
-    detail = "; ".join(problems) or f"{len(figures['organiser_steps'])} organiser steps done"
+    detail = "; ".join(problems) or (
+        f"{plural(len(figures['organiser_steps']), 'organiser step', 'organiser steps')} done"
+    )
     return Invariant("script completed", not problems, detail)

@@ -20,7 +20,7 @@ from bot.emulator import FaultKind
 from bot.rehearsal.clock import NightClock
 from bot.rehearsal.script import DROP_AT, LIVE_SET_AT, LIVE_SET_TEXT, SCHEDULED
 from bot.rehearsal.stage import Stage
-from bot.rehearsal.timeline import Timeline
+from bot.rehearsal.timeline import Timeline, plural
 from bot.rehearsal.venue import VENUE_NAME, VenueRig
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,10 @@ class FaultInjector:
             prints = self.venue.stored_prints()
             waited = sum(1 for job in prints if job.attempts)
             failures = sum(job.attempts for job in prints)
-            record.detail = f"{waited} jobs waited, {failures} failed attempts, all printed"
+            record.detail = (
+                f"{plural(waited, 'job', 'jobs')} waited, "
+                f"{plural(failures, 'failed attempt', 'failed attempts')}, all printed"
+            )
             return not any(job.status == "queued" for job in prints)
 
         await self._recovered(record, drained)
@@ -232,7 +235,8 @@ class FaultInjector:
         await self.stage.restart_bot()
         took = time.monotonic() - started
         self._lifted(record, f"bot service running again after {took:.1f} s")
-        record.detail = f"{in_flight} raffle deliveries were unsettled at the restart, all settled"
+        deliveries = plural(in_flight, "raffle delivery was", "raffle deliveries were")
+        record.detail = f"{deliveries} unsettled at the restart, all settled"
         if handlers:
             record.detail += f"; the stop waited for running handlers: {'; '.join(handlers)}"
         await self._recovered(record, lambda: self._settled(announcement_id))

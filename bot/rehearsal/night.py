@@ -127,13 +127,13 @@ async def _still_waiting(monitor: Database, venue: VenueRig) -> list[str]:
     ]
     waiting = []
     if unsettled:
-        waiting.append(f"{unsettled} deliveries unsettled")
+        waiting.append(f"{plural(unsettled, 'delivery', 'deliveries')} unsettled")
     if sending:
         waiting.append(plural(sending, "announcement", "announcements") + " still sending")
     if unprinted:
-        waiting.append(f"{unprinted} print jobs not reported printed")
+        waiting.append(f"{plural(unprinted, 'print job', 'print jobs')} not reported printed")
     if acked < latest:
-        waiting.append(f"venue feed {latest - acked} events behind")
+        waiting.append(f"venue feed {plural(latest - acked, 'event', 'events')} behind")
     if beacons:
         waiting.append(f"beacons not updated: {', '.join(beacons)}")
     return waiting
@@ -239,14 +239,16 @@ def _add_announcement_entries(
         if item.fanned_out_at is not None:
             timeline.add(
                 "bot",
-                f"{item.name} fanned out ({sum(item.counts.values())} deliveries by the end)",
+                f"{item.name} fanned out "
+                f"({plural(sum(item.counts.values()), 'delivery', 'deliveries')} by the end)",
                 monotonic=clock.to_monotonic(item.fanned_out_at),
                 live=False,
             )
         if item.accepted:
             timeline.add(
                 "bot",
-                f"{item.name}: last of {len(item.accepted)} messages delivered",
+                f"{item.name}: last of "
+                f"{plural(len(item.accepted), 'message', 'messages')} delivered",
                 monotonic=max(item.accepted),
                 live=False,
             )

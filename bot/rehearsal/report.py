@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.rehearsal.plot import sends_svg
+from bot.rehearsal.timeline import plural
 
 # Previews embedded in the report; the rest are listed by file name next to it.
 EMBEDDED_PER_KIND = 3
@@ -93,7 +94,7 @@ def _summary_line(figures: dict[str, Any]) -> str:
     timing = figures["timing"]
     faults = ", ".join(options["faults"]) or "none"
     return escape(
-        f"{options['attendees']} guests, speed {options['speed']:g}x "
+        f"{plural(options['attendees'], 'guest', 'guests')}, speed {options['speed']:g}x "
         f"(night {timing['night_s']} s), "
         f"faults: {faults}, beacons: {options['beacons']}, printer: {options['printer']}, "
         f"wall time {timing.get('wall_time_s', '?')} s"

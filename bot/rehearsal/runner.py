@@ -45,7 +45,7 @@ from bot.rehearsal.report import write_report
 from bot.rehearsal.script import CLOSE_AT, EVENT_TITLE, NightScript, tempo
 from bot.rehearsal.stage import BOT_TOKEN, Stage
 from bot.rehearsal.summary import print_summary
-from bot.rehearsal.timeline import Timeline
+from bot.rehearsal.timeline import Timeline, plural
 from bot.rehearsal.venue import VenueRig, venue_tokens
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ async def _play(night: Night, status: LiveStatus) -> Settled:
     clock.start()
     timeline.add(
         "cue",
-        f"Doors open: {night.options.attendees} guests expected, "
+        f"Doors open: {plural(night.options.attendees, 'guest', 'guests')} expected, "
         f"the night takes {clock.offset(CLOSE_AT):.0f} s",
     )
     await night.script.open_doors()

@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bot.rehearsal.timeline import plural
+
 
 def print_summary(console: Console, figures: dict[str, Any], report_dir: Path) -> None:
     console.rule("The night in figures")
@@ -122,7 +124,7 @@ def figure_lines(figures: dict[str, Any]) -> list[tuple[str, str]]:
 def _beacon_line(beacon: dict[str, Any]) -> str:
     if beacon["simulated"]:
         return f"{beacon['address']} shows {beacon['shows']!r}"
-    return f"{beacon['address']} took {beacon['writes']} writes"
+    return f"{beacon['address']} took {plural(beacon['writes'], 'write', 'writes')}"
 
 
 def _faults(faults: list[dict[str, Any]]) -> Table:

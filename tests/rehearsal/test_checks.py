@@ -143,3 +143,16 @@ def test_plot_is_well_formed_svg() -> None:
     root = ElementTree.fromstring(sends_svg(series))
     assert root.tag.endswith("svg")
     assert len(root.findall("{http://www.w3.org/2000/svg}rect")) >= 6
+
+
+def test_single_counts_read_singular() -> None:
+    figures = good_night()
+    figures["deliveries"]["lost"] = 1
+    figures["deliveries"]["lost_examples"] = ["announcement 1 to chat 5: pending"]
+    figures["attendee_detail"]["unanswered_actions"] = 1
+
+    details = {item.name: item.detail for item in check_night(figures, EXPECTED)}
+
+    assert details["no lost message"].startswith("1 announcement delivery lost")
+    assert "1 guest action got no reply" in details["no lost message"]
+    assert details["script completed"] == "1 organiser step done"
