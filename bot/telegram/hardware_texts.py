@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
@@ -13,7 +13,9 @@ from bot.services.venue_feed import VenueOverview
 from bot.telegram.texts import quote
 
 
-def _time(moment: datetime | str | None, zone: str) -> str:
+def _time(moment: object, zone: str) -> str:
+    """Format a status timestamp, which venue rows stored before status checks may hold as
+    an ISO string, a number of Unix seconds, or a value of neither form."""
     if moment is None:
         return _("never")
     if isinstance(moment, str):
@@ -21,6 +23,15 @@ def _time(moment: datetime | str | None, zone: str) -> str:
             moment = datetime.fromisoformat(moment)
         except ValueError:
             return quote(moment)
+    elif isinstance(moment, int | float) and not isinstance(moment, bool):
+        try:
+            moment = datetime.fromtimestamp(moment, UTC)
+        except (OverflowError, OSError, ValueError):
+            return quote(str(moment))
+    if not isinstance(moment, datetime):
+        return quote(str(moment))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S")
 
 
@@ -37,7 +48,7 @@ def overview(venues: list[VenueOverview], jobs: list[PrintJobView], zone: str) -
                 behind=venue.behind,
             )
         )
-        printer = venue.printer or {}
+        printer = venue.printer if isinstance(venue.printer, dict) else {}
         if printer:
             lines.append(
                 _("Printer {uri}: {state}, {queued} queued, last printed {printed}").format(
@@ -48,6 +59,8 @@ def overview(venues: list[VenueOverview], jobs: list[PrintJobView], zone: str) -
                 )
             )
         for beacon in venue.beacons:
+            if not isinstance(beacon, dict):
+                continue
             lines.append(
                 _("Beacon {address} ({profile}): {state}").format(
                     address=quote(str(beacon.get("address", ""))),

@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.db.engine import Database
 from bot.services import venue_feed
 from bot.services.shortlinks import deep_link_url, short_url
+from bot.services.venue_status import InvalidStatus, parse_status
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,12 @@ class _FeedRoutes:
     async def status(self, request: web.Request) -> web.Response:
         venue = self.venue_of(request)
         body = await _json_object(request)
-        alerts = await venue_feed.record_status(self.db, venue, body)
+        try:
+            status = parse_status(body)
+        except InvalidStatus as exc:
+            logger.warning("Hardware status rejected: venue=%s error=%s", venue, exc)
+            raise _bad_request(str(exc)) from None
+        alerts = await venue_feed.record_status(self.db, venue, status)
         if self.on_alert is not None:
             for alert in alerts:
                 try:

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select, update
 
 from bot import links
 from bot.db.models import Drop, HardwareEvent, PrintJob
 from bot.db.types import utcnow
+from bot.rehearsal.stage import Stage
 from bot.services import announcements, drops, events, venue_feed
 from bot.services.events import EventFields
 
 sys.path.insert(0, str(Path(__file__).parent))
-from console_helpers import audit_entries, console, say, shown  # noqa: E402, F401
+from console_helpers import FAST_RATES, audit_entries, console, say, shown  # noqa: E402, F401
+
+VENUE_TOKEN = "main-hall-token-0123456789"
 
 
 async def publish_slip(stage) -> int:
@@ -53,6 +58,62 @@ async def test_hardware_lists_venues_and_jobs(console):
     assert "main-hall" in shown(reply)
     assert "Beacon AA:BB (eddystone): ok" in shown(reply)
     assert f"#{job} slip" in shown(reply)
+
+
+@pytest.fixture
+async def venue_console(tmp_path: Path) -> AsyncIterator[Stage]:
+    """The console stage with the main-hall venue token, for status reports over HTTP."""
+    async with Stage.on_sqlite(
+        tmp_path, venue_tokens=f"main-hall:{VENUE_TOKEN}", **FAST_RATES
+    ) as stage:
+        await events.create_event(
+            stage.bot.db, EventFields(title="Night Market", time_zone="Europe/Berlin")
+        )
+        yield stage
+
+
+async def post_status(stage: Stage, status: dict[str, object]) -> int:
+    url = f"http://127.0.0.1:{stage.bot.web_port}/hardware/status"
+    headers = {"Authorization": f"Bearer {VENUE_TOKEN}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=status, headers=headers) as response:
+            return response.status
+
+
+async def test_hardware_after_numeric_print_time(venue_console):
+    printed = datetime(2026, 5, 1, 19, 30, 5, tzinfo=UTC)
+    # Daemons before ISO status reports sent Unix seconds from time.time().
+    status = {
+        "printer": {
+            "uri": "preview:///tmp/x/prints",
+            "state": "ok",
+            "queued": 0,
+            "last_printed_at": printed.timestamp(),
+            "last_error_at": None,
+        },
+        "beacons": [],
+        "problems": [],
+        "reported_at": printed.timestamp(),
+    }
+    assert await post_status(venue_console, status) == 200
+
+    first, second = [(await say(venue_console, "/hardware"))[0] for _ in range(2)]
+
+    assert "last printed 21:30:05" in shown(first)
+    assert "last printed 21:30:05" in shown(second)
+    hardware = [e for e in await audit_entries(venue_console) if e.action == "hardware"]
+    assert "failed" not in [entry.result for entry in hardware]
+
+
+async def test_hardware_shows_unreadable_stored_times(venue_console):
+    # Rows stored before status reports were checked may hold any JSON value.
+    for printed in (1777663805.0, {"at": 1}, [1], True):
+        printer = {"uri": "tcp://127.0.0.1:9100", "state": "ok", "last_printed_at": printed}
+        await venue_feed.record_status(venue_console.bot.db, "main-hall", {"printer": printer})
+
+        (reply,) = await say(venue_console, "/hardware")
+
+        assert "Printer tcp://127.0.0.1:9100: ok" in shown(reply)
 
 
 async def test_reprint_queues_copy_and_feed_event(console):

@@ -146,6 +146,45 @@ async def test_status_fault_alerts_once(client: TestClient, alerts: list[str]) -
     assert alerts[0].startswith("Venue main-hall: printer tcp://p is failing")
 
 
+async def test_status_numeric_times_stored_as_iso(client: TestClient, feed_db: Database) -> None:
+    status = {
+        "printer": {"uri": "tcp://p", "state": "ok", "last_printed_at": 1767225600.5},
+        "beacons": [{"address": "AA:BB", "last_write_at": 1767225600, "last_error_at": None}],
+        "reported_at": "2026-01-01T00:00:00",
+    }
+
+    response = await client.post("/hardware/status", json=status, headers=AUTH)
+
+    assert response.status == 200
+    [venue] = await venue_feed.overview(feed_db)
+    assert venue.printer is not None
+    assert venue.printer["last_printed_at"] == "2026-01-01T00:00:00.500000Z"
+    assert venue.beacons[0]["last_write_at"] == "2026-01-01T00:00:00Z"
+    assert venue.beacons[0]["last_error_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("status", "field"),
+    [
+        ({"printer": {"last_printed_at": "yesterday"}}, "printer.last_printed_at"),
+        ({"printer": {"last_error_at": [1]}}, "printer.last_error_at"),
+        ({"beacons": [{"last_write_at": {"at": 1}}]}, "beacons.0.last_write_at"),
+        ({"beacons": [{"last_error_at": "soon"}]}, "beacons.0.last_error_at"),
+        ({"reported_at": True}, "reported_at"),
+        ({"printer": "tcp://p"}, "printer"),
+    ],
+)
+async def test_status_bad_field_gets_400(
+    client: TestClient, feed_db: Database, status: dict[str, object], field: str
+) -> None:
+    response = await client.post("/hardware/status", json=status, headers=AUTH)
+
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert f"status field {field} is invalid" in error
+    assert await venue_feed.overview(feed_db) == []
+
+
 async def test_printed_marks_each_job_once(client: TestClient, feed_db: Database) -> None:
     async with feed_db.transaction() as session:
         event = Event(title="Night")
