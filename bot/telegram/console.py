@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.filters import CommandObject
+from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, TelegramObject
 
 from bot.errors import ForbiddenError, InputError, MicropopError, NotFoundError
@@ -51,6 +52,8 @@ ORGANISER_COMMANDS = (
     "reprint",
     "poster",
 )
+# Commands the console handles in the organiser group, /help included, for suggestions.
+CONSOLE_COMMANDS = (*ORGANISER_COMMANDS, "help")
 # Attendees use these in their private chat, so there they are not organiser commands.
 ATTENDEE_COMMANDS = ("map",)
 RESULTS = {InputError: "invalid", NotFoundError: "not_found", ForbiddenError: "forbidden"}
@@ -76,6 +79,17 @@ async def reply(bot: Bot, ctx: BotContext, text: str, **kwargs: Any) -> Message 
         extra = kwargs if index == len(parts) - 1 else {}
         message = await send_to_organisers(bot, ctx.db, ctx.settings, part, **extra)
     return message
+
+
+def console_command(*names: str) -> Command:
+    """Match console commands in any letter case, so /Announce runs /announce."""
+    return Command(*names, ignore_case=True)
+
+
+def closest_command(name: str) -> str | None:
+    """Return the console command closest to a mistyped `name`, or None if none is close."""
+    matches = difflib.get_close_matches(name.casefold(), CONSOLE_COMMANDS, n=1, cutoff=0.6)
+    return matches[0] if matches else None
 
 
 def action_of(message: Message, command: CommandObject | None) -> str:

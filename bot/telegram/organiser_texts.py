@@ -40,6 +40,17 @@ def error(message: str) -> str:
     return "⚠️ " + quote(message)
 
 
+def unknown_command(name: str, suggestion: str | None) -> str:
+    if suggestion is None:
+        text = _("Unknown command /{name}. /help lists the organiser commands.")
+    else:
+        text = _(
+            "Unknown command /{name}. Did you mean /{suggestion}? "
+            "/help lists the organiser commands."
+        )
+    return text.format(name=quote(name), suggestion=suggestion)
+
+
 def press_rejected() -> str:
     return _("Only members of the organiser group can do this.")
 

@@ -58,6 +58,12 @@ def help_text() -> str:
     )
 
 
+def unknown_command(name: str) -> str:
+    return _("Unknown command /{name}. Send /help to see what the bot can do.").format(
+        name=quote(name)
+    )
+
+
 def stopped() -> str:
     return _("Announcements paused. Send /start to get them again.")
 

@@ -14,4 +14,5 @@ def all_routers() -> list[Router]:
         attendee.create_router(),
         drops.create_router(),
         privacy.create_router(),
+        attendee.create_unknown_command_router(),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
@@ -27,6 +28,15 @@ def create_router() -> Router:
     router.message.register(on_stop, Command("stop"))
     router.message.register(on_map, Command("map"))
     router.callback_query.register(on_menu, MenuCallback.filter())
+    return router
+
+
+def create_unknown_command_router() -> Router:
+    """Point attendees to /help for a command that no router handled in their private chat."""
+    # Included after every other router: attendee commands live in several of them.
+    router = Router(name="attendee-unknown-command")
+    router.message.filter(F.chat.type == "private")
+    router.message.register(on_unknown_command, Command(re.compile(r"\S+")))
     return router
 
 
@@ -133,3 +143,7 @@ async def _toggle_notifications(query: CallbackQuery, message: Message, ctx: Bot
     await message.edit_reply_markup(
         reply_markup=keyboards.event_card(subscribed=updated.subscribed)
     )
+
+
+async def on_unknown_command(message: Message, command: CommandObject) -> None:
+    await message.answer(texts.unknown_command(command.command))

@@ -9,6 +9,7 @@ goes before the attendee router, so the only console command an attendee handler
 from __future__ import annotations
 
 import logging
+import re
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -20,6 +21,9 @@ from bot.telegram.console import (
     ATTENDEE_COMMANDS,
     ORGANISER_COMMANDS,
     AuditMiddleware,
+    AuditNote,
+    closest_command,
+    console_command,
     reply,
     require_event,
 )
@@ -36,6 +40,8 @@ from bot.telegram.routers import (
 logger = logging.getLogger(__name__)
 
 AUDIT_ENTRIES_SHOWN = 20
+# Any command name. Command's mention check still skips /cmd@otherbot, addressed to another bot.
+ANY_COMMAND = re.compile(r"\S+")
 
 
 def create_router() -> Router:
@@ -46,26 +52,34 @@ def create_router() -> Router:
     console = Router(name="organiser-console")
     console.message.filter(OrganiserGroup())
     console.message.middleware(AuditMiddleware())
-    console.message.register(on_help, Command("help"))
-    console.message.register(on_stats, Command("stats"))
-    console.message.register(on_export, Command("export"))
-    console.message.register(on_audit, Command("audit"))
+    console.message.register(on_help, console_command("help"))
+    console.message.register(on_stats, console_command("stats"))
+    console.message.register(on_export, console_command("export"))
+    console.message.register(on_audit, console_command("audit"))
     console.include_routers(
         organiser_event.create_router(),
         organiser_drops.create_router(),
         organiser_announce.create_router(),
         organiser_hardware.create_router(),
+        create_unknown_command_router(),
     )
 
     outside = Router(name="organiser-outside")
     # In a private chat /map is an attendee command, but a photo captioned /map is not.
     attendee_free = [name for name in ORGANISER_COMMANDS if name not in ATTENDEE_COMMANDS]
-    outside.message.register(on_command_outside, Command("map"), F.photo)
-    outside.message.register(on_command_outside, Command(*attendee_free))
+    outside.message.register(on_command_outside, console_command("map"), F.photo)
+    outside.message.register(on_command_outside, console_command(*attendee_free))
     outside.message.register(
-        on_command_outside, Command(*ORGANISER_COMMANDS), F.chat.type != "private"
+        on_command_outside, console_command(*ORGANISER_COMMANDS), F.chat.type != "private"
     )
     router.include_routers(console, outside)
+    return router
+
+
+def create_unknown_command_router() -> Router:
+    # Included after every console router, so it only receives commands that none of them handles.
+    router = Router(name="organiser-unknown-command")
+    router.message.register(on_unknown_command, Command(ANY_COMMAND))
     return router
 
 
@@ -105,6 +119,17 @@ async def on_audit(message: Message, ctx: BotContext, bot: Bot) -> None:
     event = await require_event(ctx)
     entries = await organisers.recent(ctx.db, AUDIT_ENTRIES_SHOWN)
     await reply(bot, ctx, texts.audit_list(entries, event.time_zone))
+
+
+async def on_unknown_command(
+    message: Message, command: CommandObject, ctx: BotContext, bot: Bot, audit: AuditNote
+) -> None:
+    """Name an unknown command in the organiser group and suggest the closest known one."""
+    suggestion = closest_command(command.command)
+    audit.result = "invalid"
+    audit.detail = f"{audit.detail}\n-> unknown command, suggested {suggestion or 'none'}"
+    logger.info("Unknown organiser command: command=%s suggestion=%s", command.command, suggestion)
+    await reply(bot, ctx, texts.unknown_command(command.command, suggestion))
 
 
 async def on_command_outside(message: Message, command: CommandObject, ctx: BotContext) -> None:

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.db.models import AnnouncementStatus
@@ -15,7 +15,14 @@ from bot.errors import InputError, MicropopError
 from bot.services import announcements, organisers
 from bot.services.announcements import AnnouncementView
 from bot.telegram import organiser_texts as texts
-from bot.telegram.console import RESULTS, parse_id, reply, require_args, require_event
+from bot.telegram.console import (
+    RESULTS,
+    console_command,
+    parse_id,
+    reply,
+    require_args,
+    require_event,
+)
 from bot.telegram.context import BotContext
 from bot.telegram.organiser_access import Actor, is_organiser
 from bot.telegram.organiser_chat import edit_organiser_message
@@ -31,10 +38,10 @@ MAX_ANSWER = 200
 
 def create_router() -> Router:
     router = Router(name="organiser-announce")
-    router.message.register(on_announce, Command("announce"))
-    router.message.register(on_schedule, Command("schedule"))
-    router.message.register(on_queue, Command("queue"))
-    router.message.register(on_cancel, Command("cancel"))
+    router.message.register(on_announce, console_command("announce"))
+    router.message.register(on_schedule, console_command("schedule"))
+    router.message.register(on_queue, console_command("queue"))
+    router.message.register(on_cancel, console_command("cancel"))
     router.callback_query.register(on_broadcast_press, BroadcastCallback.filter())
     return router
 

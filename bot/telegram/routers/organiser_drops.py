@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 
 from bot.db.types import utcnow
 from bot.errors import InputError
 from bot.services import drops
 from bot.telegram import organiser_texts as texts
-from bot.telegram.console import parse_id, reply, require_args, require_event, split_fields
+from bot.telegram.console import (
+    console_command,
+    parse_id,
+    reply,
+    require_args,
+    require_event,
+    split_fields,
+)
 from bot.telegram.context import BotContext
 from bot.telegram.organiser_access import Actor
 from bot.timeparse import parse_when
@@ -36,10 +43,10 @@ SWITCH_VALUES = {"on": True, "yes": True, "true": True, "off": False, "no": Fals
 
 def create_router() -> Router:
     router = Router(name="organiser-drops")
-    router.message.register(on_drop, Command("drop"))
-    router.message.register(on_edit_drop, Command("editdrop"))
-    router.message.register(on_list_drops, Command("listdrops"))
-    router.message.register(on_cancel_drop, Command("canceldrop"))
+    router.message.register(on_drop, console_command("drop"))
+    router.message.register(on_edit_drop, console_command("editdrop"))
+    router.message.register(on_list_drops, console_command("listdrops"))
+    router.message.register(on_cancel_drop, console_command("canceldrop"))
     return router
 
 

@@ -6,7 +6,7 @@ import logging
 import re
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 
 from bot.db.types import utcnow
@@ -16,6 +16,7 @@ from bot.services.events import EventFields
 from bot.telegram import organiser_texts as texts
 from bot.telegram.console import (
     AuditNote,
+    console_command,
     parse_id,
     reply,
     require_args,
@@ -34,19 +35,19 @@ COORDINATES_RE = re.compile(r"(-?\d{1,3}(?:\.\d+)?)\s*[,; ]\s*(-?\d{1,3}(?:\.\d+
 
 def create_router() -> Router:
     router = Router(name="organiser-event")
-    router.message.register(on_event, Command("event"))
-    router.message.register(on_new_event, Command("newevent"))
-    router.message.register(on_venue, Command("venue"))
-    router.message.register(on_location, Command("location"))
+    router.message.register(on_event, console_command("event"))
+    router.message.register(on_new_event, console_command("newevent"))
+    router.message.register(on_venue, console_command("venue"))
+    router.message.register(on_location, console_command("location"))
     router.message.register(on_shared_venue, F.venue)
     router.message.register(on_shared_location, F.location)
-    router.message.register(on_time_zone, Command("tz"))
-    router.message.register(on_when, Command("when"))
-    router.message.register(on_point, Command("poi"))
-    router.message.register(on_points, Command("pois"))
-    router.message.register(on_remove_point, Command("unpoi"))
-    router.message.register(on_map_photo, Command("map"), F.photo)
-    router.message.register(on_map, Command("map"))
+    router.message.register(on_time_zone, console_command("tz"))
+    router.message.register(on_when, console_command("when"))
+    router.message.register(on_point, console_command("poi"))
+    router.message.register(on_points, console_command("pois"))
+    router.message.register(on_remove_point, console_command("unpoi"))
+    router.message.register(on_map_photo, console_command("map"), F.photo)
+    router.message.register(on_map, console_command("map"))
     return router
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 
 from bot.services import posters, prints, venue_feed
 from bot.telegram import hardware_texts
-from bot.telegram.console import parse_id, reply, require_args, require_event
+from bot.telegram.console import console_command, parse_id, reply, require_args, require_event
 from bot.telegram.context import BotContext
 from bot.telegram.organiser_access import Actor
 
@@ -18,9 +18,9 @@ POSTER_USAGE = "/poster DROP_ID, e.g. /poster 3 (drop ids are listed by /listdro
 
 def create_router() -> Router:
     router = Router(name="organiser-hardware")
-    router.message.register(on_hardware, Command("hardware"))
-    router.message.register(on_reprint, Command("reprint"))
-    router.message.register(on_poster, Command("poster"))
+    router.message.register(on_hardware, console_command("hardware"))
+    router.message.register(on_reprint, console_command("reprint"))
+    router.message.register(on_poster, console_command("poster"))
     return router
 
 
