@@ -32,17 +32,51 @@ EXAMPLES = {
 }
 
 
-class Settings(BaseSettings):
-    """Every setting of the bot service; each field maps to MICROPOP_<NAME>."""
+# Database URL schemes the engine set-up supports: the async drivers that are installed.
+DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class DatabaseSettings(BaseSettings):
+    """The settings `micropop db` needs: where the database is, and how much to log."""
 
     model_config = SettingsConfigDict(
         env_prefix="MICROPOP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    bot_token: SecretStr
-    api_base_url: str = TELEGRAM_API_URL
     data_dir: Path = Path("data")
     database_url: str = ""
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        scheme = value.partition("://")[0]
+        if value and scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                "expected sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/NAME"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return upper
+
+    @model_validator(mode="after")
+    def _default_database(self) -> DatabaseSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'micropop.sqlite3'}"
+        return self
+
+
+class Settings(DatabaseSettings):
+    """Every setting of the bot service; each field maps to MICROPOP_<NAME>."""
+
+    bot_token: SecretStr
+    api_base_url: str = TELEGRAM_API_URL
     organiser_chat_id: int = 0
     bot_username: str = "micropop_bot"
     signing_secret: SecretStr = SecretStr("")
@@ -51,7 +85,6 @@ class Settings(BaseSettings):
     webhook_path: str = "/telegram/webhook"
     web_listen: str = "127.0.0.1:8080"
     public_base_url: str = "http://127.0.0.1:8080"
-    log_level: str = "INFO"
     redis_url: str = ""
     # Start of every Redis key, so that several deployments can share one Redis server.
     redis_prefix: str = "micropop"
@@ -81,14 +114,6 @@ class Settings(BaseSettings):
         if not (sep and head.isdigit() and tail):
             raise ValueError("expected <digits>:<secret> as issued by @BotFather")
         return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _check_level(cls, value: str) -> str:
-        upper = value.upper()
-        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
-        return upper
 
     @field_validator("web_listen")
     @classmethod
@@ -132,8 +157,6 @@ class Settings(BaseSettings):
         allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
         if secret and (len(secret) > 256 or not set(secret) <= allowed):
             raise ValueError("webhook_secret: use 1-256 characters of A-Z a-z 0-9 _ -")
-        if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'micropop.sqlite3'}"
         if not self.signing_secret.get_secret_value():
             # A deployment should set its own; deriving from the token keeps links stable
             # across restarts of a single-box install that never set one.
@@ -167,10 +190,24 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        raise ConfigError(describe_validation_error(exc, Settings)) from None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def load_database_settings() -> DatabaseSettings:
+    """Load only the database settings, so that `micropop db` works without a bot token."""
+    try:
+        return DatabaseSettings()
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, DatabaseSettings)) from None
+
+
+def describe_validation_error(
+    exc: ValidationError, model: type[BaseSettings] = BaseSettings
+) -> str:
+    """Describe each problem on one line: the variable, its value, the fix and an example.
+
+    A variable without an entry in EXAMPLES gets its default value as the example.
+    """
     lines = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
@@ -178,7 +215,7 @@ def describe_validation_error(exc: ValidationError) -> str:
         if not field and ":" in message:
             field, _, message = message.removeprefix("Value error, ").partition(": ")
         name = f"MICROPOP_{field.upper()}"
-        example = EXAMPLES.get(field, "")
+        example = EXAMPLES.get(field) or _default_example(model, field)
         if error["type"] == "missing":
             text = f"{name} is missing"
         else:
@@ -186,6 +223,16 @@ def describe_validation_error(exc: ValidationError) -> str:
             shown = (
                 "(hidden)" if field in {"bot_token", "signing_secret", "webhook_secret"} else value
             )
-            text = f"{name} is invalid ({shown!r}): {message.removeprefix('Value error, ')}"
+            # pydantic's own messages speak of "Input"; name the rejected value instead.
+            reason = message.removeprefix("Value error, ").replace("Input", repr(shown), 1)
+            text = f"{name} is invalid ({shown!r}): {reason}"
         lines.append(f"{text}; example: {name}={example}" if example else text)
     return "\n".join(lines)
+
+
+def _default_example(model: type[BaseSettings], field: str) -> str:
+    info = model.model_fields.get(field)
+    if info is None or info.is_required() or info.default in (None, "", SecretStr("")):
+        return ""
+    default = info.default
+    return str(default).lower() if isinstance(default, bool) else str(default)

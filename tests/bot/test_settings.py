@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import ConfigError
-from bot.settings import load_settings
+from bot.settings import load_database_settings, load_settings
 
 TOKEN = "123456:secret-token-value"
 
@@ -88,3 +88,42 @@ def test_settings_repr_hides_token(monkeypatch):
     monkeypatch.setenv("MICROPOP_BOT_TOKEN", TOKEN)
 
     assert TOKEN not in repr(load_settings())
+
+
+def test_integer_error_repeats_value(monkeypatch):
+    monkeypatch.setenv("MICROPOP_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("MICROPOP_ORGANISER_CHAT_ID", "abc")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+
+    assert "'abc' should be a valid integer" in str(error.value)
+    assert "Input should" not in str(error.value)
+
+
+def test_bound_error_gives_example(monkeypatch):
+    monkeypatch.setenv("MICROPOP_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("MICROPOP_SEND_CONCURRENCY", "0")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+
+    assert "MICROPOP_SEND_CONCURRENCY is invalid ('0')" in str(error.value)
+    assert "example: MICROPOP_SEND_CONCURRENCY=8" in str(error.value)
+
+
+def test_unsupported_database_url_rejected(monkeypatch):
+    monkeypatch.setenv("MICROPOP_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("MICROPOP_DATABASE_URL", "mysql://x")
+
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+
+    assert "MICROPOP_DATABASE_URL is invalid ('mysql://x')" in str(error.value)
+    assert "sqlite+aiosqlite:///PATH or postgresql+asyncpg://" in str(error.value)
+
+
+def test_database_settings_need_no_token():
+    settings = load_database_settings()
+
+    assert settings.database_url == "sqlite+aiosqlite:///data/micropop.sqlite3"
