@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from bot.errors import ConfigError
 from bot.rehearsal.options import DEFAULT_ATTENDEES, DEFAULT_BEACONS, DEFAULT_SPEED
-from bot.settings import Settings, load_settings
+from bot.settings import DatabaseSettings, Settings, load_database_settings, load_settings
 
 app = typer.Typer(help="micropop: run a micro-popup night through Telegram.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -40,21 +40,49 @@ def _configure_logging(settings: Settings) -> None:
     configure_logging(settings.log_level, secrets)
 
 
+def _exit_bad_input(prefix: str, exc: Exception) -> typer.Exit:
+    typer.echo(f"{prefix}: {exc}", err=True)
+    return typer.Exit(code=2)
+
+
 @app.command()
 def run() -> None:
     """Run the bot service: Telegram updates, scheduler, delivery workers and the web app."""
+    from bot.startup_checks import check_run_settings
+
     settings = _settings_or_exit()
+    try:
+        check_run_settings(settings)
+    except ConfigError as exc:
+        raise _exit_bad_input("micropop", exc) from None
     _configure_logging(settings)
     from bot.service import BotService
 
-    asyncio.run(BotService(settings).run_until_signal())
+    try:
+        asyncio.run(BotService(settings).run_until_signal())
+    except ConfigError as exc:
+        raise _exit_bad_input("micropop", exc) from None
+
+
+def _database_settings_or_exit() -> DatabaseSettings:
+    from bot.logs import configure_logging
+    from bot.startup_checks import check_database_directory
+
+    try:
+        settings = load_database_settings()
+        check_database_directory(settings)
+    except ConfigError as exc:
+        raise _exit_bad_input("micropop db", exc) from None
+    configure_logging(settings.log_level, [])
+    return settings
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target Alembic revision.")) -> None:
     """Migrate the database in MICROPOP_DATABASE_URL to the newest schema (or REVISION)."""
-    settings = _settings_or_exit()
-    _configure_logging(settings)
+    settings = _database_settings_or_exit()
+    from alembic.util import CommandError
+
     from bot.db import migrate
     from bot.db.engine import create_database
 
@@ -65,7 +93,15 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target Alembic revis
         finally:
             await database.dispose()
 
-    asyncio.run(upgrade())
+    try:
+        asyncio.run(upgrade())
+    except CommandError as exc:
+        typer.echo(
+            f"micropop db upgrade: invalid revision {revision!r} ({exc}): use head or a revision "
+            f"id from {migrate.MIGRATIONS_DIR / 'versions'}",
+            err=True,
+        )
+        raise typer.Exit(code=2) from None
     typer.echo(f"Database at revision {revision}.")
 
 
@@ -155,9 +191,12 @@ def hardware() -> None:
     from hardware.daemon import run_daemon
     from hardware.errors import ConfigError as HardwareConfigError
 
+    from bot.startup_checks import prepare_directory
+
     try:
         config = DaemonConfig()
-    except (HardwareConfigError, ValidationError) as exc:
+        prepare_directory("MICROPOP_HW_STATE_FILE", config.state_file.parent)
+    except (HardwareConfigError, ConfigError, ValidationError) as exc:
         typer.echo(f"micropop hardware: {_describe(exc)}", err=True)
         raise typer.Exit(code=2) from None
     from bot.logs import configure_logging
