@@ -105,6 +105,21 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target Alembic revis
     typer.echo(f"Database at revision {revision}.")
 
 
+def _integer(text: str) -> int:
+    """Parse a whole-number option, naming the rejected value (Typer's own message omits it)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a whole number, e.g. 20") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number, e.g. 240 or 0.5") from None
+
+
 @app.command()
 def rehearse(
     directory: Path | None = typer.Option(
@@ -120,11 +135,15 @@ def rehearse(
         "(default: ./rehearsal-report, or DIR/report with --dir).",
     ),
     attendees: int = typer.Option(
-        DEFAULT_ATTENDEES, "--attendees", help="Simulated guests, 1 to 5000."
+        DEFAULT_ATTENDEES,
+        "--attendees",
+        parser=_integer,
+        help="Simulated guests, 1 to 5000.",
     ),
     speed: float = typer.Option(
         DEFAULT_SPEED,
         "--speed",
+        parser=_number,
         help="How many times faster than real time the 4-hour night runs (240: one minute, "
         "1: real time). Stretches that need more time under Telegram's limits get it, taken "
         "back from quieter stretches as far as they can spare it.",
@@ -147,7 +166,9 @@ def rehearse(
         help="Venue printer URI such as tcp://192.0.2.10:9100 (default: PNG previews in the "
         "report directory).",
     ),
-    seed: int = typer.Option(1, "--seed", help="Seed of the simulated crowd's choices."),
+    seed: int = typer.Option(
+        1, "--seed", parser=_integer, help="Seed of the simulated crowd's choices."
+    ),
     json_output: bool = typer.Option(
         False, "--json", help="Print the figures as one JSON line last on stdout."
     ),

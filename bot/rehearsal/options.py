@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,14 @@ class RehearsalOptions:
 
 def parse_faults(text: str) -> tuple[str, ...]:
     """Parse `--faults`: names separated by commas, or `all`; raise ConfigError otherwise."""
-    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not text.strip():
+        return ()
+    names = [part.strip().lower() for part in text.split(",")]
+    if "" in names:
+        raise ConfigError(
+            f"Invalid --faults {text!r}: a fault name is empty; use all, or a comma-separated "
+            f"list of {', '.join(FAULTS)}"
+        )
     if names == ["all"]:
         return FAULTS
     unknown = [name for name in names if name not in FAULTS]
@@ -69,6 +77,11 @@ def check(options: RehearsalOptions) -> None:
             f"Invalid --speed {options.speed:g}: use 0.5 to 2000 (1 is real time, "
             f"{DEFAULT_SPEED:g} runs the 4-hour night in one minute)"
         )
+    _check_directory("--dir", options.directory)
+    _check_directory("--report", options.report_dir())
+    printer = options.printer_uri()
+    if printer.startswith("preview://"):
+        _check_directory("--printer", Path(printer.removeprefix("preview://")), printer)
     from hardware.beacons import parse_beacons
     from hardware.errors import ConfigError as HardwareConfigError
     from hardware.printing import parse_printer_uri
@@ -78,3 +91,27 @@ def check(options: RehearsalOptions) -> None:
         parse_printer_uri(options.printer_uri())
     except HardwareConfigError as exc:
         raise ConfigError(str(exc).replace("MICROPOP_HW_BEACONS", "--beacons")) from None
+
+
+def _check_directory(option: str, path: Path | None, shown: str | None = None) -> None:
+    """Create `path` and write a probe file in it, or raise ConfigError naming the option."""
+    if path is None:
+        return
+    value = shown or str(path)
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"Invalid {option} {value!r}: {str(existing)!r} is a file, not a directory; "
+            "use a directory path"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"Invalid {option} {value!r}: cannot write there ({exc.strerror or exc}); "
+            "use a writable directory"
+        ) from None
