@@ -71,7 +71,9 @@ def parse_span(args: str, zone: str, now: datetime) -> tuple[datetime, datetime]
     """Parse the `START END` of an event into two UTC datetimes.
 
     START is as in `parse_local`, today being `now`'s date in `zone`. END is
-    `YYYY-MM-DD HH:MM`, `HH:MM` (its first occurrence after START) or a duration such as `+5h`.
+    `YYYY-MM-DD HH:MM`, `HH:MM` (its first occurrence after START, so 19:00 02:00 ends the
+    next day) or a duration such as `+5h`. Raises InputError if END is not after START or
+    not after `now`.
     """
     start_text, end_text = split_leading_when(args)
     if not start_text or not end_text:
@@ -92,6 +94,16 @@ def parse_span(args: str, zone: str, now: datetime) -> tuple[datetime, datetime]
     if end <= start:
         raise InputError(
             f'Invalid end "{end_value}": the event must end after it starts ({start_text}).'
+        )
+    # A start in the past is accepted while the event is still on, so organisers can correct
+    # the times of a night in progress.
+    if end <= now:
+        local_now = now.astimezone(tz)
+        raise InputError(
+            f'Invalid times "{" ".join(args.split())}": the event would be over already '
+            f"(now {local_now.strftime('%Y-%m-%d %H:%M')}), so use START END, e.g. "
+            f"{local_now.date().isoformat()} 19:00 23:30 or 19:00 +5h, "
+            f"in the event's time zone ({zone})."
         )
     return start, end.astimezone(UTC)
 

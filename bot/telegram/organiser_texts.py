@@ -103,6 +103,10 @@ def event_created() -> str:
     return _("Event created. Attendees now land on it.")
 
 
+def event_ends_next_day(ends_at: datetime, zone: str) -> str:
+    return _("The event ends the next day, at {end}.").format(end=when(ends_at, zone))
+
+
 def event_updated() -> str:
     return _("Event updated.")
 

@@ -176,6 +176,17 @@ def test_span_start_today_may_be_past():
     assert start == datetime(2026, 12, 4, 11, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("span", ["2020-01-01 19:00 23:00", "12:00 17:30", "12:00 +5h"])
+def test_span_over_already_rejected(span):
+    with pytest.raises(InputError) as caught:
+        parse_span(span, BERLIN, NOW)
+
+    message = str(caught.value)
+    assert message.startswith(f'Invalid times "{span}": the event would be over already')
+    assert "(now 2026-12-04 18:00)" in message
+    assert message.endswith("in the event's time zone (Europe/Berlin).")
+
+
 def test_span_end_before_start_rejected():
     with pytest.raises(InputError) as caught:
         parse_span("2026-12-04 19:00 2026-12-04 18:00", BERLIN, NOW)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject
@@ -127,7 +129,16 @@ async def on_when(message: Message, command: CommandObject, ctx: BotContext, bot
     args = require_args(command, "/when START END, e.g. /when 2026-12-04 19:00 23:30")
     event = await require_event(ctx)
     starts_at, ends_at = parse_span(args, event.time_zone, utcnow())
-    await _update(bot, ctx, EventFields(starts_at=starts_at, ends_at=ends_at))
+
+    updated = await events.update_event(ctx.db, EventFields(starts_at=starts_at, ends_at=ends_at))
+
+    text = texts.event_summary(updated, texts.event_updated())
+    # An end such as 02:00 after a 19:00 start rolls over to the next day, which the organiser
+    # should see stated rather than infer from the dates.
+    tz = ZoneInfo(updated.time_zone)
+    if ends_at.astimezone(tz).date() == starts_at.astimezone(tz).date() + timedelta(days=1):
+        text = f"{text}\n{texts.event_ends_next_day(ends_at, updated.time_zone)}"
+    await reply(bot, ctx, text)
 
 
 async def _update(bot: Bot, ctx: BotContext, values: EventFields) -> None:

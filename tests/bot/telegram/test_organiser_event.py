@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -215,6 +215,42 @@ async def test_when_invalid_names_value(console):
     reply = await one_reply(console, "/when 25:70 23:00")
 
     assert reply.startswith('⚠️ Invalid time "25:70": use YYYY-MM-DD HH:MM')
+
+
+async def test_when_past_rejected_unchanged(console):
+    await one_reply(console, "/event Spring night")
+    await one_reply(console, "/tz Europe/Berlin")
+
+    reply = await one_reply(console, "/when 2020-01-01 19:00 23:00")
+
+    event = await active(console)
+    assert reply.startswith('⚠️ Invalid times "2020-01-01 19:00 23:00": the event would be over')
+    assert "use START END" in reply
+    assert "(Europe/Berlin)" in reply
+    assert event.starts_at is None
+    assert event.ends_at is None
+
+
+@pytest.mark.parametrize(("span", "hours"), [("19:00 02:00", 7), ("19:00 18:00", 23)])
+async def test_when_end_before_start_says_next_day(console, span, hours):
+    await one_reply(console, "/event Spring night")
+    await one_reply(console, "/tz Europe/Berlin")
+
+    reply = await one_reply(console, f"/when {span}")
+
+    event = await active(console)
+    end = span.split()[1]
+    assert event.ends_at - event.starts_at == timedelta(hours=hours)
+    assert "The event ends the next day, at " in reply
+    assert reply.endswith(f" {end}.")
+
+
+async def test_when_same_day_no_next_day_note(console):
+    await one_reply(console, "/event Spring night")
+
+    reply = await one_reply(console, "/when 2027-01-15 19:00 23:00")
+
+    assert "next day" not in reply
 
 
 async def test_points_added_listed_removed(console):
