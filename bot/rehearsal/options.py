@@ -68,6 +68,13 @@ def parse_faults(text: str) -> tuple[str, ...]:
     return tuple(name for name in FAULTS if name in names)
 
 
+def real_beacons(beacons: str) -> bool:
+    """Tell whether `--beacons` names a beacon written over Bluetooth (not `sim:NAME`)."""
+    from hardware.beacons import SIM_PREFIX, parse_beacons
+
+    return any(not spec.address.startswith(SIM_PREFIX) for spec in parse_beacons(beacons))
+
+
 def check(options: RehearsalOptions) -> None:
     """Raise ConfigError naming the first option a rehearsal cannot run with."""
     if not 1 <= options.attendees <= 5000:

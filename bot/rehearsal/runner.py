@@ -27,6 +27,7 @@ from bot.errors import ConfigError
 from bot.logs import QUIET_LOGGERS, RedactingFilter
 from bot.rehearsal import options as rehearsal_options
 from bot.rehearsal.arrivals import Arrivals
+from bot.rehearsal.bluetooth import check_bluez
 from bot.rehearsal.clock import NightClock
 from bot.rehearsal.crowd import Crowd, plan
 from bot.rehearsal.faults import FaultInjector, segment_needs
@@ -70,6 +71,8 @@ async def run_rehearsal(options: RehearsalOptions) -> int:
     console = Console(stderr=options.json_output)
     try:
         rehearsal_options.check(options)
+        if rehearsal_options.real_beacons(options.beacons):
+            await check_bluez()
     except ConfigError as exc:
         console.print(f"[red]micropop rehearse: {exc}[/]", highlight=False)
         return 2
