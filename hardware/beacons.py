@@ -15,6 +15,7 @@ from bleak_retry_connector import BLEAK_RETRY_EXCEPTIONS
 from hardware import eddystone
 from hardware.adapter import Adapter
 from hardware.errors import BeaconError, ConfigError
+from hardware.feed_client import report_time
 from hardware.state import BeaconContent, StateStore
 
 logger = logging.getLogger(__name__)
@@ -238,9 +239,9 @@ class BeaconFleet:
                     "state": state,
                     "event_id": record.event_id,
                     "written_event_id": record.written_event_id,
-                    "last_write_at": record.last_write_at,
+                    "last_write_at": report_time(record.last_write_at),
                     "last_error": record.last_error,
-                    "last_error_at": record.last_error_at,
+                    "last_error_at": report_time(record.last_error_at),
                     "failures": record.failures,
                 }
             )

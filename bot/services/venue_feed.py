@@ -167,7 +167,9 @@ async def request_reprint(db: Database, print_job_id: int, requested_by: str) ->
     async with db.transaction() as session:
         original = await session.get(PrintJob, print_job_id)
         if original is None:
-            raise NotFoundError(f"print job {print_job_id} does not exist: check the job id")
+            raise NotFoundError(
+                f"Print job {print_job_id} not found: list the job ids with /hardware"
+            )
         if not any(original.payload.get(name) for name in _LINK_FIELDS):
             raise InputError(
                 f"print job {print_job_id} stores no link for its QR code and cannot be "

@@ -136,7 +136,7 @@ async def test_reprint_queues_copy_and_feed_event(console):
 async def test_reprint_of_unknown_job_names_value(console):
     (reply,) = await say(console, "/reprint 999999")
 
-    assert "999999" in shown(reply)
+    assert shown(reply) == "⚠️ Print job 999999 not found: list the job ids with /hardware"
 
 
 async def test_reprint_with_text_id_names_forms(console):
