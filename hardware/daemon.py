@@ -13,7 +13,7 @@ from hardware.adapter import Adapter
 from hardware.beacons import BeaconFleet, parse_beacons
 from hardware.config import DaemonConfig
 from hardware.errors import ConfigError, FeedError, InvalidURL
-from hardware.feed_client import FeedClient, FeedEvent
+from hardware.feed_client import FeedClient, FeedEvent, report_time
 from hardware.printing import open_printer
 from hardware.spooler import Spooler
 from hardware.state import BeaconContent, StateStore
@@ -119,7 +119,7 @@ class VenueDaemon:
             "beacons": self.fleet.status() if self.fleet else [],
             "problems": sorted(self.problems.values()),
             "queued_prints": self.store.queued_print_jobs(),
-            "reported_at": time.time(),
+            "reported_at": report_time(time.time()),
         }
 
     def store_event(self, event: FeedEvent) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,13 @@ logger = logging.getLogger(__name__)
 REQUEST_SLACK_S = 10.0
 # Timeout of the short requests: ack, status and printed reports.
 REPORT_TIMEOUT_S = 10.0
+
+
+def report_time(seconds: float | None) -> str | None:
+    """Format Unix seconds as the ISO 8601 UTC string that status reports carry."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 @dataclass(frozen=True)

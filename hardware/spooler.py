@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hardware.errors import PrinterError
+from hardware.feed_client import report_time
 from hardware.layouts import InvalidJob, layout_for_job
 from hardware.printing import Printer
 from hardware.state import StateStore, StoredPrintJob
@@ -30,8 +31,8 @@ class PrinterStatus:
             "uri": self.uri,
             "state": self.state,
             "last_error": self.last_error,
-            "last_error_at": self.last_error_at,
-            "last_printed_at": self.last_printed_at,
+            "last_error_at": report_time(self.last_error_at),
+            "last_printed_at": report_time(self.last_printed_at),
             "queued": self.queued,
         }
 
