@@ -143,6 +143,10 @@ class BeaconWorker:
 
             failures = 0
             self.store.mark_beacon_written(self.spec.address, content.event_id, gatt_writes)
+            if gatt_writes == 0:
+                # write() logged why it skipped this content. NOTE: the store still
+                # stamps last_write_at, so a status report shows a write time for it.
+                continue
             logger.info(
                 "Beacon written: address=%s profile=%s event_id=%s gatt_writes=%s "
                 "elapsed=%.2fs",
@@ -210,6 +214,11 @@ class BeaconFleet:
         self.workers = [
             BeaconWorker(spec, _adapter_for(spec, adapter), store, **retry) for spec in specs
         ]
+
+    @property
+    def shows_urls(self) -> bool:
+        """Whether any beacon has a URL profile, which needs a URL that fits a frame."""
+        return any(spec.profile != "nus" for spec in self.specs)
 
     def wake(self) -> None:
         for worker in self.workers:

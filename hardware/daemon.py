@@ -128,7 +128,10 @@ class VenueDaemon:
         if _should_print(event):
             print_job_id = event.payload.get("print_job_id")
             print_job = (print_job_id if isinstance(print_job_id, int) else None, event.payload)
-        content = self._beacon_content(event) if event.kind in BEACON_KINDS else None
+        content = None
+        # With no beacon configured there is nothing to write, and so no URL to check.
+        if self.fleet is not None and event.kind in BEACON_KINDS:
+            content = self._beacon_content(event)
         stored = self.store.store_event(
             event.id, event.kind, print_job=print_job, beacon_content=content
         )
@@ -207,18 +210,26 @@ class VenueDaemon:
             self.uplink_down_since = None
 
     def _beacon_content(self, event: FeedEvent) -> BeaconContent:
+        assert self.fleet is not None
         payload = event.payload
         text = str(payload.get("text") or "")
         if event.kind == "drop_live" and not text:
             text = f"{payload.get('title', 'Drop')} is live now"
         url = str(payload.get("short_url") or "")
+        if not self.fleet.shows_urls:
+            return BeaconContent(event.id, url, text)
         try:
             eddystone.encode_url(url)
         except InvalidURL as exc:
             # Keep the last URL that fitted, so URL beacons go on showing a working link.
             previous = self.store.latest_beacon_content()
-            self.problems["beacon_url"] = f"announcement {event.id} has no beacon URL: {exc}"
-            logger.error("Beacon URL unusable: event_id=%s error=%s", event.id, exc)
+            # The bot alerts once per new problem text. Keeping the first text while the fault
+            # lasts stops each later announcement, with its own short code, from alerting.
+            if "beacon_url" not in self.problems:
+                self.problems["beacon_url"] = f"URL beacons keep their previous link: {exc}"
+                logger.error("Beacon URL unusable: event_id=%s error=%s", event.id, exc)
+            else:
+                logger.debug("Beacon URL still unusable: event_id=%s error=%s", event.id, exc)
             url = previous.url if previous else ""
         else:
             self.problems.pop("beacon_url", None)

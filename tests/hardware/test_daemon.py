@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from rig.bot_server import VENUE_TOKEN, BotServer
 from rig.capture_printer import CapturePrinter
 from rig.escpos_parse import native_qr_payloads
 
+from bot.services import venue_feed
 from hardware import eddystone
 from hardware.beacons import NUS_RX_UUID, NUS_SERVICE_UUID
 from hardware.config import DaemonConfig
@@ -148,16 +151,14 @@ async def test_beacon_takes_17_bytes_not_18(
     frame = b"\x10\x03abcdefghijk\x00l/XYZ"
     assert await bluez.written_values(char_path) == [frame]
 
-    second = await bot.publish(
-        "announcement", {"text": "Bar opens", "short_url": too_long, "print": False}
-    )
+    await bot.publish("announcement", {"text": "Bar opens", "short_url": too_long, "print": False})
 
     async def alerted() -> bool:
         return any("18 bytes" in alert for alert in bot.alerts)
 
     await wait_until(alerted)
     [alert] = bot.alerts
-    assert f"announcement {second} has no beacon URL" in alert
+    assert "URL beacons keep their previous link" in alert
     assert too_long in alert
     assert set(await bluez.written_values(char_path)) == {frame}
 
@@ -267,7 +268,7 @@ async def test_poster_event_is_queued_as_countdown(tmp_path: Path, bot: BotServe
 
 
 async def test_too_long_beacon_url_is_a_problem(tmp_path: Path, bot: BotServer) -> None:
-    daemon = VenueDaemon(daemon_config(tmp_path, bot, ""))
+    daemon = VenueDaemon(daemon_config(tmp_path, bot, "", "sim:url=eddystone"))
     long_url = "https://a-very-long-public-domain.example.org/l/abc"
     daemon.store_event(FeedEvent(1, "announcement", {"text": "hi", "short_url": long_url}))
     [problem] = daemon.status()["problems"]
@@ -291,3 +292,95 @@ async def test_stop_ends_daemon_promptly(
     started = time.monotonic()
     await daemon.shutdown()
     assert time.monotonic() - started < 3.0
+
+
+# With /l/a1 appended this encodes to 20 bytes, over the 17 of an Eddystone-URL frame.
+LONG_BASE_URL = "http://127.0.0.1:18080"
+
+
+async def reported_cursor(bot: BotServer, cursor: int) -> None:
+    """Wait until the daemon acked `cursor` and sent a status report after that."""
+
+    async def reported() -> bool:
+        venues = await venue_feed.overview(bot.db)
+        return bool(venues) and venues[0].acked_cursor >= cursor
+
+    await wait_until(reported)
+    # The status interval is 0.2 s, so this spans a couple of reports.
+    await asyncio.sleep(0.6)
+
+
+async def test_status_reports_iso_times(
+    tmp_path: Path, bot: BotServer, start_daemon: Callable[[DaemonConfig], RunningDaemon]
+) -> None:
+    config = daemon_config(tmp_path, bot, f"preview://{tmp_path / 'prints'}", "sim:iso=nus")
+    daemon = VenueDaemon(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    await bot.publish("announcement", {"text": "Doors open", "start": "e1-bc"})
+
+    async def printed_and_written() -> bool:
+        status = daemon.status()
+        return bool(status["printer"]["last_printed_at"] and status["beacons"][0]["last_write_at"])
+
+    await wait_until(printed_and_written)
+    status = daemon.status()
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    await daemon.close()
+
+    for value in (
+        status["printer"]["last_printed_at"],
+        status["beacons"][0]["last_write_at"],
+        status["reported_at"],
+    ):
+        assert isinstance(value, str)
+        assert datetime.fromisoformat(value).utcoffset() == UTC.utcoffset(None)
+    assert status["printer"]["last_error_at"] is None
+
+
+async def test_no_beacons_no_url_alerts(
+    tmp_path: Path, bot: BotServer, start_daemon: Callable[[DaemonConfig], RunningDaemon]
+) -> None:
+    start_daemon(daemon_config(tmp_path, bot, f"preview://{tmp_path / 'prints'}"))
+    for code in ("a1", "a2", "a3"):
+        last = await bot.publish(
+            "announcement", {"text": "Doors open", "short_url": f"{LONG_BASE_URL}/l/{code}"}
+        )
+
+    await reported_cursor(bot, last)
+
+    assert bot.alerts == []
+    [venue] = await venue_feed.overview(bot.db)
+    assert venue.faults == []
+
+
+async def test_too_long_beacon_url_alerts_once(
+    tmp_path: Path,
+    bot: BotServer,
+    start_daemon: Callable[[DaemonConfig], RunningDaemon],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="hardware")
+    start_daemon(daemon_config(tmp_path, bot, "", "sim:long-url=eddystone"))
+    for code in ("a1", "a2", "a3"):
+        last = await bot.publish(
+            "announcement", {"text": "Doors open", "short_url": f"{LONG_BASE_URL}/l/{code}"}
+        )
+
+    await reported_cursor(bot, last)
+
+    [alert] = bot.alerts
+    assert "encodes to 20 bytes" in alert
+    assert "MICROPOP_PUBLIC_BASE_URL" in alert
+    logged = [record.getMessage() for record in caplog.records]
+    assert any(line.startswith("Beacon skipped") for line in logged)
+    assert not any(line.startswith("Beacon written") for line in logged)
+
+    fitting = await bot.publish(
+        "announcement", {"text": "Bar open", "short_url": "https://popup.com/l/a4"}
+    )
+    await reported_cursor(bot, fitting)
+
+    assert len(bot.alerts) == 2
+    assert bot.alerts[1].startswith("Venue main-hall: resolved: URL beacons keep")
