@@ -177,6 +177,11 @@ def drop_cancelled(drop: DropView, zone: str) -> str:
     return _("Drop cancelled; claims already made stay.") + "\n" + drop_line(drop, zone)
 
 
+def drop_already_cancelled(drop: DropView, zone: str) -> str:
+    notice = _("Drop #{id} was already cancelled, so nothing changed.").format(id=drop.id)
+    return notice + "\n" + drop_line(drop, zone)
+
+
 def drops_list(drops: list[DropView], zone: str) -> str:
     if not drops:
         return _("No drops yet. Create one with /drop TITLE | START | STOCK | LIMIT.")

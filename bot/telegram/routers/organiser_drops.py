@@ -13,6 +13,7 @@ from bot.errors import InputError
 from bot.services import drops
 from bot.telegram import organiser_texts as texts
 from bot.telegram.console import (
+    AuditNote,
     console_command,
     parse_id,
     reply,
@@ -103,11 +104,19 @@ async def on_list_drops(message: Message, ctx: BotContext, bot: Bot) -> None:
 
 
 async def on_cancel_drop(
-    message: Message, command: CommandObject, ctx: BotContext, bot: Bot
+    message: Message, command: CommandObject, ctx: BotContext, bot: Bot, audit: AuditNote
 ) -> None:
     args = require_args(command, "/canceldrop ID, e.g. /canceldrop 3 (the ids are in /listdrops)")
     drop_id = parse_id(args, "drop", "/listdrops")
     event = await require_event(ctx)
+
+    current = await drops.get_drop(ctx.db, drop_id)
+    if current is not None and current.cancelled:
+        audit.result = "unchanged"
+        audit.detail = f"{audit.detail}\n-> already cancelled"
+        await reply(bot, ctx, texts.drop_already_cancelled(current, event.time_zone))
+        return
+
     drop = await drops.cancel_drop(ctx.db, drop_id, scheduler=ctx.scheduler)
     await reply(bot, ctx, texts.drop_cancelled(drop, event.time_zone))
 

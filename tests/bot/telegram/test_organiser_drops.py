@@ -12,7 +12,13 @@ from bot.db.types import utcnow
 from bot.rehearsal.stage import Stage
 from bot.services import announcements, drops, events
 from tests.bot.telegram import console_helpers
-from tests.bot.telegram.console_helpers import one_reply
+from tests.bot.telegram.console_helpers import (
+    audit_entries,
+    bot_messages,
+    handled,
+    one_reply,
+    shown,
+)
 
 console = console_helpers.console
 
@@ -159,6 +165,23 @@ async def test_cancel_drop(night):
     assert drop.cancelled
     assert reply.endswith("(cancelled)")
     assert [view for view in await announcements.queue(night.bot.db) if view.drop_id] == []
+
+
+async def test_cancel_drop_twice_changes_nothing(night):
+    await one_reply(night, "/drop Tote bag | +1h | 50 | 1")
+    await one_reply(night, "/canceldrop 1")
+
+    update_id = night.emulator.send_text(night.organiser, "/canceldrop 1", chat=night.organisers)
+    await handled(night, update_id)
+
+    reply = shown(bot_messages(night, night.organisers.id)[-1])
+    entry = (await audit_entries(night))[0]
+    (drop,) = await drop_list(night)
+    assert reply.startswith("Drop #1 was already cancelled, so nothing changed.")
+    assert drop.cancelled
+    assert entry.action == "canceldrop"
+    assert entry.result == "unchanged"
+    assert entry.detail.endswith("-> already cancelled")
 
 
 async def test_cancel_drop_id_must_be_number(night):
