@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -56,7 +57,14 @@ def main(arguments: list[str]) -> int:
         runner = [str(VENV / "bin" / "micropop"), "rehearse", *rest]
     else:
         runner = [str(PYTHON), "-m", "pytest", *rest]
-    return subprocess.run(runner, cwd=ROOT, env=os.environ.copy()).returncode
+    child = subprocess.Popen(runner, cwd=ROOT, env=os.environ.copy())
+    # Ctrl-C reaches the child too, and it stops and reports on its own, so this process only
+    # waits for it and passes its exit status on.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -197,7 +197,13 @@ def rehearse(
         seed=seed,
         json_output=json_output,
     )
-    sys.exit(asyncio.run(run_rehearsal(options)))
+    try:
+        status = asyncio.run(run_rehearsal(options))
+    except KeyboardInterrupt:
+        # Ctrl-C before the rehearsal installed its own handler, during start-up.
+        typer.echo("micropop rehearse: interrupted during start-up, no report written", err=True)
+        status = 130
+    sys.exit(status)
 
 
 @app.command()

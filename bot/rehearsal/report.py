@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,15 @@ def write_report(report_dir: Path, figures: dict[str, Any], series: dict[str, An
         + "</body></html>"
     )
     path = report_dir / "report.html"
-    path.write_text(page, encoding="utf-8")
+    replace_file(path, page)
     return path
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so the old file stays until replaced."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def _summary_line(figures: dict[str, Any]) -> str:

@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from rich.console import Console
@@ -42,7 +44,7 @@ from bot.rehearsal.night import (
 from bot.rehearsal.options import RehearsalOptions
 from bot.rehearsal.organiser import Organiser
 from bot.rehearsal.progress import LiveStatus
-from bot.rehearsal.report import write_report
+from bot.rehearsal.report import replace_file, write_report
 from bot.rehearsal.script import CLOSE_AT, EVENT_TITLE, NightScript, tempo
 from bot.rehearsal.stage import BOT_TOKEN, Stage
 from bot.rehearsal.summary import print_summary
@@ -62,11 +64,23 @@ PUBLIC_URL = "https://example.com"
 OLD_FILES = ("micropop.sqlite3", "hardware.sqlite3")
 CROWD_GRACE_S = 90.0
 
+T = TypeVar("T")
+
+
+# Exit status after Ctrl-C, as shells report a process ended by SIGINT (128 + 2).
+INTERRUPTED_STATUS = 130
+
+
+class Interrupted(Exception):
+    """Ctrl-C arrived before the night started, so there is nothing to report."""
+
 
 async def run_rehearsal(options: RehearsalOptions) -> int:
     """Run the rehearsal and return the exit status.
 
-    The status is 0 when every invariant held, 1 when one broke, and 2 for invalid options.
+    The status is 0 when every invariant held, 1 when one broke, 2 for invalid options and
+    130 after Ctrl-C. Ctrl-C during the night stops it early and reports the night so far,
+    marked interrupted. A second Ctrl-C stops at once without a report.
     """
     console = Console(stderr=options.json_output)
     try:
@@ -78,26 +92,74 @@ async def run_rehearsal(options: RehearsalOptions) -> int:
         return 2
 
     report_dir = options.report_dir()
-    _clear_outputs(report_dir)
+    _clear_previews(report_dir)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="micropop-rehearsal-") as scratch:
-        workdir = options.directory or Path(scratch)
-        _clear_database(workdir)
-        with _log_to(report_dir / "rehearsal.log"):
-            result = await _rehearse(options, workdir, report_dir, console)
+    stop = asyncio.Event()
+    rehearsal = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, _interrupt, stop, rehearsal, console)
+    try:
+        with tempfile.TemporaryDirectory(prefix="micropop-rehearsal-") as scratch:
+            workdir = options.directory or Path(scratch)
+            _clear_database(workdir)
+            with _log_to(report_dir / "rehearsal.log"):
+                result = await _rehearse(options, workdir, report_dir, console, stop)
+    except (Interrupted, asyncio.CancelledError) as exc:
+        if not stop.is_set():
+            raise
+        when = "before the night started" if isinstance(exc, Interrupted) else "at once"
+        console.print(f"micropop rehearse: stopped {when}, no report written", highlight=False)
+        return INTERRUPTED_STATUS
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
     result.figures["timing"]["wall_time_s"] = round(time.monotonic() - started, 1)
 
     figures = result.figures
-    (report_dir / "figures.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
+    if stop.is_set():
+        figures["interrupted"] = True
+        figures["verdict"] = "interrupted"
+    replace_file(report_dir / "figures.json", json.dumps(figures, indent=2, ensure_ascii=False))
     write_report(report_dir, figures, result.series)
     print_summary(console, figures, report_dir)
     if options.json_output:
         print(json.dumps(figures, ensure_ascii=False))
+    if stop.is_set():
+        return INTERRUPTED_STATUS
     return 0 if figures["verdict"] == "pass" else 1
 
 
+def _interrupt(stop: asyncio.Event, rehearsal: asyncio.Task | None, console: Console) -> None:
+    if stop.is_set():
+        if rehearsal is not None:
+            rehearsal.cancel()
+        return
+    stop.set()
+    console.print(
+        "micropop rehearse: interrupted, stopping the night and writing the report so far "
+        "(Ctrl-C again to quit without one)",
+        highlight=False,
+    )
+
+
+async def _unless_stopped(step: Awaitable[T], stop: asyncio.Event) -> T:
+    """Await `step`, or cancel it and raise Interrupted when `stop` is set first."""
+    task = asyncio.ensure_future(step)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise Interrupted
+    return task.result()
+
+
 async def _rehearse(
-    options: RehearsalOptions, workdir: Path, report_dir: Path, console: Console
+    options: RehearsalOptions,
+    workdir: Path,
+    report_dir: Path,
+    console: Console,
+    stop: asyncio.Event,
 ) -> NightResult:
     clock = NightClock(options.speed, tempo(options.attendees, segment_needs(options.faults)))
     timeline = Timeline(clock)
@@ -113,10 +175,12 @@ async def _rehearse(
         try:
             with status:
                 started = time.monotonic()
-                night = await _set_up(options, stage, monitor, venue, http, timeline, report_dir)
+                night = await _unless_stopped(
+                    _set_up(options, stage, monitor, venue, http, timeline, report_dir), stop
+                )
                 status.counters.stock = night.script.stock
                 setup_s = time.monotonic() - started
-                settled = await _play(night, status)
+                settled = await _play(night, status, stop)
                 timing = {"setup_s": round(setup_s, 1), "settle_s": round(settled.seconds, 1)}
                 return await collect(night, settled, timing)
         finally:
@@ -161,8 +225,11 @@ async def _set_up(
     )
 
 
-async def _play(night: Night, status: LiveStatus) -> Settled:
-    """Run the night from doors to close, then wait until everything settled."""
+async def _play(night: Night, status: LiveStatus, stop: asyncio.Event) -> Settled:
+    """Run the night from doors to close, then wait until everything settled.
+
+    When `stop` is set first, the night ends there and nothing is waited for.
+    """
     clock, timeline = night.clock, night.timeline
     clock.start()
     timeline.add(
@@ -179,11 +246,19 @@ async def _play(night: Night, status: LiveStatus) -> Settled:
         asyncio.create_task(night.faults.run(), name="faults"),
     ]
 
-    await clock.sleep_until(CLOSE_AT)
-    closed_at = time.monotonic()
-    timeline.add("cue", "Doors close")
-    await _finish(tasks, timeline)
-    settled = await settle(night.monitor, night.venue, timeline, closed_at)
+    try:
+        await _unless_stopped(clock.sleep_until(CLOSE_AT), stop)
+    except Interrupted:
+        timeline.add("problem", "Interrupted by Ctrl-C before doors closed")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        settled = Settled(0.0, ["interrupted by Ctrl-C before close"])
+    else:
+        closed_at = time.monotonic()
+        timeline.add("cue", "Doors close")
+        await _finish(tasks, timeline)
+        settled = await settle(night.monitor, night.venue, timeline, closed_at)
     names = {**night.organiser.updates, **night.crowd.updates}
     unfinished = await unfinished_updates(night.monitor, names)
     if unfinished:
@@ -217,10 +292,11 @@ def _emulator_running(stage: Stage) -> bool:
     return True
 
 
-def _clear_outputs(report_dir: Path) -> None:
-    """Remove the outputs of an earlier run, so the report shows this run only."""
-    for name in ("figures.json", "report.html", "poster.png", "rehearsal.log"):
-        (report_dir / name).unlink(missing_ok=True)
+def _clear_previews(report_dir: Path) -> None:
+    """Remove an earlier run's print previews, because the new run writes its own in place.
+
+    The earlier report.html, figures.json and rehearsal.log stay until this run replaces them.
+    """
     for folder in ("prints", "prints.offline"):
         path = report_dir / folder
         if path.is_file():
@@ -243,7 +319,9 @@ def _log_to(path: Path) -> Iterator[None]:
     """Send every log record of the run to a file, and none to the terminal."""
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    # The earlier run's log stays until this one is complete.
+    partial = path.with_name(f".{path.name}.partial")
+    handler = logging.FileHandler(partial, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # The rehearsal's bot token is made up, but the log is kept, so it is redacted like a real one.
     handler.addFilter(RedactingFilter([BOT_TOKEN]))
@@ -256,6 +334,7 @@ def _log_to(path: Path) -> Iterator[None]:
         yield
     finally:
         handler.close()
+        os.replace(partial, path)
         root.handlers[:], root.level = saved
         for name, level in quieted.items():
             logging.getLogger(name).setLevel(level)

@@ -21,7 +21,10 @@ def print_summary(console: Console, figures: dict[str, Any], report_dir: Path) -
     verdict = figures["verdict"]
     colour = "green" if verdict == "pass" else "red"
     broken = ", ".join(figures["broken"])
-    line = "every invariant held" if verdict == "pass" else f"broken: {broken}"
+    if verdict == "interrupted":
+        line = "stopped by Ctrl-C before close, so the figures cover the night until then"
+    else:
+        line = "every invariant held" if verdict == "pass" else f"broken: {broken}"
     console.print(f"[bold {colour}]Verdict: {verdict.upper()}[/] ({line})", highlight=False)
     console.print(f"Report: {(report_dir / 'report.html').resolve()}", highlight=False)
 
