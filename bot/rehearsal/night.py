@@ -48,6 +48,8 @@ from bot.rehearsal.venue import VenueRig
 logger = logging.getLogger(__name__)
 
 SETTLE_TIMEOUT_S = 45.0
+# Longest wait for announcements to be marked done after their deliveries settled.
+DONE_MARK_WAIT_S = 15.0
 
 
 @dataclass
@@ -88,6 +90,7 @@ async def settle(
         if not waiting:
             elapsed = time.monotonic() - closed_at
             timeline.add("bot", f"Everything settled {elapsed:.1f} s after doors closed")
+            await _await_done_marks(monitor, timeline)
             return Settled(elapsed, [])
         await asyncio.sleep(0.25)
     # One more look, because the night's tasks may have used up the whole timeout.
@@ -102,6 +105,37 @@ async def settle(
     return Settled(elapsed, waiting)
 
 
+async def _await_done_marks(monitor: Database, timeline: Timeline) -> None:
+    """Give the bot time to mark announcements done whose deliveries all settled.
+
+    The bot's progress reporter marks them one at a time, each after a final message in the
+    organiser group, whose 20-a-minute limit can hold the mark back well after the deliveries.
+    The report reads the status after this wait, so it shows the final state when it came.
+    """
+    deadline = time.monotonic() + DONE_MARK_WAIT_S
+    sending = await _sending_announcements(monitor)
+    while sending and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        sending = await _sending_announcements(monitor)
+    if sending:
+        timeline.add(
+            "bot",
+            f"{plural(sending, 'announcement', 'announcements')} with every delivery settled "
+            f"still marked sending {DONE_MARK_WAIT_S:.0f} s later (the progress message waits "
+            "for the organiser group's limit)",
+        )
+
+
+async def _sending_announcements(monitor: Database) -> int:
+    async with monitor.transaction(readonly=True) as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Announcement)
+            .where(Announcement.status == AnnouncementStatus.SENDING)
+        )
+    return count or 0
+
+
 async def _still_waiting(monitor: Database, venue: VenueRig) -> list[str]:
     async with monitor.transaction(readonly=True) as session:
         unsettled = await session.scalar(
@@ -111,12 +145,6 @@ async def _still_waiting(monitor: Database, venue: VenueRig) -> list[str]:
         )
         unprinted = await session.scalar(
             select(func.count()).select_from(PrintJob).where(PrintJob.status == PrintStatus.QUEUED)
-        )
-        # An announcement is marked done after its last delivery, so it can lag behind them.
-        sending = await session.scalar(
-            select(func.count())
-            .select_from(Announcement)
-            .where(Announcement.status == AnnouncementStatus.SENDING)
         )
         latest = await session.scalar(select(func.max(HardwareEvent.id))) or 0
         acked = await session.scalar(select(func.max(Venue.acked_cursor))) or 0
@@ -128,8 +156,6 @@ async def _still_waiting(monitor: Database, venue: VenueRig) -> list[str]:
     waiting = []
     if unsettled:
         waiting.append(f"{plural(unsettled, 'delivery', 'deliveries')} unsettled")
-    if sending:
-        waiting.append(plural(sending, "announcement", "announcements") + " still sending")
     if unprinted:
         waiting.append(f"{plural(unprinted, 'print job', 'print jobs')} not reported printed")
     if acked < latest:

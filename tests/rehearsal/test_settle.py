@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from bot.db.engine import Database
 from bot.db.models import Announcement, AnnouncementStatus, Event
+from bot.rehearsal import night
 from bot.rehearsal.clock import NightClock
 from bot.rehearsal.night import settle
 from bot.rehearsal.script import tempo
@@ -38,16 +41,17 @@ async def test_settle_time_counts_from_close(sqlite_db: Database) -> None:
     assert settled.seconds >= 30.0
 
 
-async def test_settle_waits_for_sending_announcement(sqlite_db: Database) -> None:
+async def test_settle_waits_for_done_mark(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await add_announcement(sqlite_db, AnnouncementStatus.SENDING)
+    monkeypatch.setattr(night, "DONE_MARK_WAIT_S", 0.5)
     timeline = started_timeline()
-    # Doors closed long enough ago that the wait times out after one look.
-    closed_at = time.monotonic() - 60.0
 
-    settled = await settle(sqlite_db, NO_BEACONS, timeline, closed_at)
+    settled = await settle(sqlite_db, NO_BEACONS, timeline, time.monotonic())
 
-    assert settled.waiting == ["1 announcement still sending"]
-    assert timeline.entries[-1].kind == "problem"
+    assert settled.waiting == []
+    assert "1 announcement with every delivery settled" in timeline.entries[-1].text
 
 
 async def test_settle_ignores_finished_announcement(sqlite_db: Database) -> None:
