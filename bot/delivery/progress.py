@@ -50,19 +50,28 @@ class ProgressReporter:
 
     async def check(self) -> None:
         metrics.QUEUE_DEPTH.set(await outbox.queue_depth(self.db))
+        # Every finished announcement is marked done before any message goes out, because a
+        # message may wait a minute for the organiser group's 20 a minute limit.
+        finished: dict[int, dict[str, int]] = {}
+        in_progress: list[int] = []
         for announcement_id in await outbox.sending_announcements(self.db):
             final = await announcements.finish_if_complete(self.db, announcement_id)
-            if final is not None:
-                await self._show(announcement_id, describe(announcement_id, final, final=True))
-                self._forget(announcement_id)
-                logger.info(
-                    "Announcement finished: announcement_id=%s counts=%s", announcement_id, final
-                )
+            if final is None:
+                in_progress.append(announcement_id)
+                continue
+            finished[announcement_id] = final
+            logger.info(
+                "Announcement finished: announcement_id=%s counts=%s", announcement_id, final
+            )
+        for announcement_id, final in finished.items():
+            await self._show(announcement_id, describe(announcement_id, final, final=True))
+            self._forget(announcement_id)
+        for announcement_id in in_progress:
+            now = time.monotonic()
+            if now - self._edited_at.get(announcement_id, 0.0) < EDIT_INTERVAL_S:
                 continue
             counts = await announcements.counts_for(self.db, announcement_id)
-            now = time.monotonic()
-            if now - self._edited_at.get(announcement_id, 0.0) >= EDIT_INTERVAL_S:
-                await self._show(announcement_id, describe(announcement_id, counts, final=False))
+            await self._show(announcement_id, describe(announcement_id, counts, final=False))
 
     async def _show(self, announcement_id: int, text: str) -> None:
         if self._shown.get(announcement_id) == text:
