@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.services.announcements import AnnouncementView
 from bot.services.drops import DropView
@@ -189,10 +190,19 @@ def drops_list(drops: list[DropView], zone: str) -> str:
 
 
 def announcement_queued(view: AnnouncementView, zone: str, *, now: bool) -> str:
+    count = view.recipients
     if now:
-        text = _("Announcement #{id} is being sent to {count} attendees.")
+        text = ngettext(
+            "Announcement #{id} is being sent to {count} attendee.",
+            "Announcement #{id} is being sent to {count} attendees.",
+            count,
+        )
     else:
-        text = _("Announcement #{id} scheduled for {when}, now {count} attendees.")
+        text = ngettext(
+            "Announcement #{id} scheduled for {when}, now {count} attendee.",
+            "Announcement #{id} scheduled for {when}, now {count} attendees.",
+            count,
+        )
     return text.format(id=view.id, count=view.recipients, when=when(view.scheduled_for, zone))
 
 

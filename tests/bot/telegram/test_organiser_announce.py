@@ -78,6 +78,14 @@ async def test_announce_reaches_attendees(console):
         assert await received(console, user_id, 1) == ["Doors open <now> & welcome"]
 
 
+async def test_announce_to_one_attendee_singular(console):
+    await seat(console, user_ids=GUESTS[:1])
+
+    reply = await one_reply(console, "/announce Doors open")
+
+    assert reply == "Announcement #1 is being sent to 1 attendee."
+
+
 async def test_announce_without_text_rejected(console):
     await seat(console)
 
