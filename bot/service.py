@@ -12,7 +12,14 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
@@ -28,6 +35,7 @@ from bot.delivery.middleware import LimiterMiddleware
 from bot.delivery.progress import ProgressReporter
 from bot.delivery.redis_limiter import SHARED_SAFETY, RedisLimiter
 from bot.delivery.sender import DeliveryWorkers
+from bot.errors import ConfigError
 from bot.scheduling import jobs
 from bot.scheduling.leadership import MIGRATION_LOCK_KEY, advisory_lock, create_leadership
 from bot.scheduling.scheduler import Scheduler
@@ -47,6 +55,8 @@ logger = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 20.0
 POLLING_TIMEOUT_S = 25
 REDIS_TIMEOUT_S = 5.0
+# Seconds a getMe request at start may take before it counts as a failed attempt.
+START_PROBE_TIMEOUT_S = 10
 
 WebExtension = Callable[[web.Application, "BotService"], None]
 
@@ -158,6 +168,10 @@ class BotService:
         self._runner: web.AppRunner | None = None
         self._polling: asyncio.Task[None] | None = None
         self.web_port: int | None = None
+        # Delays in seconds between start-up attempts to reach the Bot API: the first one,
+        # doubled after each failure up to the maximum.
+        self.start_retry_min_s = 1.0
+        self.start_retry_max_s = 30.0
 
     @property
     def mode(self) -> str:
@@ -316,12 +330,71 @@ class BotService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def wait_for_bot_api(self, stop: asyncio.Event) -> bool:
+        """Call getMe until the Bot API responds; return False if `stop` is set first.
+
+        Venue networks often come up after the box, so network errors, 5xx and 429 are
+        retried with capped exponential backoff. Raises ConfigError at once when the API
+        rejects the token (401) or does not serve the Bot API at MICROPOP_API_BASE_URL (404).
+        """
+        delay = self.start_retry_min_s
+        attempt = 1
+        while True:
+            try:
+                me = await self.bot.get_me(request_timeout=START_PROBE_TIMEOUT_S)
+            except TelegramUnauthorizedError:
+                raise ConfigError(
+                    "MICROPOP_BOT_TOKEN was rejected by the Bot API at "
+                    f"{self.settings.api_base_url} (401 Unauthorized): copy the token from "
+                    "@BotFather again"
+                ) from None
+            except TelegramNotFound:
+                raise ConfigError(
+                    f"MICROPOP_API_BASE_URL: {self.settings.api_base_url} returned "
+                    "404 Not Found for getMe: point it at a Bot API server such as "
+                    "https://api.telegram.org"
+                ) from None
+            except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as exc:
+                logger.warning(
+                    "Bot API unreachable at start: attempt=%s error=%s next_attempt_in=%.1fs",
+                    attempt,
+                    exc,
+                    delay,
+                )
+            else:
+                logger.info("Bot API reachable: username=%s attempts=%s", me.username, attempt)
+                return True
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return False
+            delay = min(delay * 2, self.start_retry_max_s)
+            attempt += 1
+
+    async def close_unstarted(self) -> None:
+        """Close the clients `__init__` opened, for a service that never started."""
+        if self._own_storage:
+            await self.dispatcher.storage.close()
+        await self.limiter.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.bot.session.close()
+        await self.db.dispose()
+
     async def run_until_signal(self) -> None:
-        """Run until SIGTERM or SIGINT, then shut down cleanly."""
+        """Wait for the Bot API, run until SIGTERM or SIGINT, then shut down cleanly."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        try:
+            reachable = await self.wait_for_bot_api(stop)
+        except BaseException:
+            await self.close_unstarted()
+            raise
+        if not reachable:
+            await self.close_unstarted()
+            return
         await self.start()
         try:
             await stop.wait()
