@@ -218,11 +218,11 @@ def hardware() -> None:
     from hardware.daemon import run_daemon
     from hardware.errors import ConfigError as HardwareConfigError
 
-    from bot.startup_checks import prepare_directory
+    from bot.startup_checks import check_sqlite_file
 
     try:
         config = DaemonConfig()
-        prepare_directory("MICROPOP_HW_STATE_FILE", config.state_file.parent)
+        check_sqlite_file("MICROPOP_HW_STATE_FILE", config.state_file)
     except (HardwareConfigError, ConfigError, ValidationError) as exc:
         typer.echo(f"micropop hardware: {_describe(exc)}", err=True)
         raise typer.Exit(code=2) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -52,3 +53,19 @@ def prepare_directory(variable: str, directory: Path) -> None:
             f"{variable}: directory {str(directory)!r} is not writable by this user: "
             "change its permissions or point the setting at another directory"
         )
+
+
+def check_sqlite_file(variable: str, path: Path) -> None:
+    """Create the directory of the SQLite file `path`, then open the file once."""
+    prepare_directory(variable, path.parent)
+    try:
+        connection = sqlite3.connect(path)
+        try:
+            connection.execute("PRAGMA user_version")
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"{variable}: failed to open {str(path)!r} as an SQLite database ({exc}): "
+            "point it at a file in a directory this user can write to"
+        ) from None

@@ -11,6 +11,7 @@ from bot.cli import app
 
 TOKEN = "123456:secret-token-value"
 CHAT_ID = "-1001234567890"
+VENUE_TOKEN = "a-venue-token-of-24-chars"
 
 
 @pytest.fixture(autouse=True)
@@ -101,9 +102,25 @@ def test_run_bad_time_zone_in_dotenv(tmp_path):
 def test_hardware_state_file_not_creatable(tmp_path):
     (tmp_path / "a-file").write_text("")
 
-    result = invoke("hardware", MICROPOP_HW_STATE_FILE=str(tmp_path / "a-file" / "hw.sqlite3"))
+    result = invoke(
+        "hardware",
+        MICROPOP_HW_STATE_FILE=str(tmp_path / "a-file" / "hw.sqlite3"),
+        MICROPOP_HW_VENUE_TOKEN=VENUE_TOKEN,
+    )
 
     assert_one_line(result, "MICROPOP_HW_STATE_FILE", "failed to create directory")
+
+
+def test_hardware_state_file_is_directory(tmp_path):
+    (tmp_path / "a-directory").mkdir()
+
+    result = invoke(
+        "hardware",
+        MICROPOP_HW_STATE_FILE=str(tmp_path / "a-directory"),
+        MICROPOP_HW_VENUE_TOKEN=VENUE_TOKEN,
+    )
+
+    assert_one_line(result, "MICROPOP_HW_STATE_FILE", "failed to open", "SQLite database")
 
 
 def test_db_upgrade_without_bot_token(tmp_path):
