@@ -56,7 +56,7 @@ class SendStats:
 
     def max_rate(self, chat_id: int | None = None, window: float = 1.0) -> int:
         """Return the maximum number of accepted sends inside any `window` seconds."""
-        return _max_in_window(self._times(chat_id), window)
+        return max_in_window(self._times(chat_id), window)
 
     def max_chat_rate(self, window: float = 1.0, chat_type: str | None = None) -> int:
         """Return the maximum of `max_rate` over all chats, optionally of one chat type."""
@@ -71,11 +71,13 @@ class SendStats:
         return [send.at for send in self.accepted if chat_id is None or send.chat_id == chat_id]
 
 
-def _max_in_window(times: list[float], window: float) -> int:
+def max_in_window(times: list[float], window: float) -> int:
+    """Return the largest number of `times` inside any `window` seconds, in any order."""
+    ordered = sorted(times)
     best = 0
     first = 0
-    for last, at in enumerate(times):
-        while at - times[first] >= window:
+    for last, at in enumerate(ordered):
+        while at - ordered[first] >= window:
             first += 1
         best = max(best, last - first + 1)
     return best

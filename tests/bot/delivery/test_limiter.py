@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from bot.delivery.limiter import CATCH_UP_S, Limiter, Priority, RateConfig
+from bot.emulator.limits import max_in_window
 
 
 async def grant_times(limiter: Limiter, requests) -> list[float]:
@@ -121,16 +122,6 @@ async def test_recent_sends_carry_over_restart():
     await second.close()
 
     assert time.monotonic() - started >= 0.5
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    ordered = sorted(times)
-    best = first = 0
-    for last, at in enumerate(ordered):
-        while at - ordered[first] >= window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 async def test_late_taken_slot_keeps_any_second_within_ceiling(monkeypatch):

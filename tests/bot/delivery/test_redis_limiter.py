@@ -14,18 +14,9 @@ from redis.asyncio import Redis
 
 from bot.delivery.limiter import Priority, RateConfig
 from bot.delivery.redis_limiter import RedisLimiter
+from bot.emulator.limits import max_in_window
 
 pytestmark = pytest.mark.redis
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    ordered = sorted(times)
-    best = first = 0
-    for last, at in enumerate(ordered):
-        while at - ordered[first] >= window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 @pytest.fixture
