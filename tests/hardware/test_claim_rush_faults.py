@@ -17,8 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from rig.capture_printer import CapturePrinter
+from rig.daemon_run import RunningDaemon, fast_config
 from sqlalchemy import func, insert, select
 
 from bot.db.models import Attendee, Claim, Drop
@@ -29,8 +29,6 @@ from bot.services.claims import ClaimOutcome
 from bot.services.events import EventFields
 from bot.services.receipts import ReceiptLinks
 from hardware import sim
-from hardware.config import DaemonConfig
-from hardware.daemon import run_daemon
 from tests.figures import record
 
 VENUE_TOKEN = "main-hall-token-0123456789"
@@ -63,25 +61,21 @@ async def night(tmp_path: Path) -> AsyncIterator[Stage]:
 
 @pytest.fixture
 async def venue(tmp_path: Path, night: Stage, capture_printer: CapturePrinter):
-    config = DaemonConfig(
-        bot_url=f"http://127.0.0.1:{night.bot.web_port}",
-        venue_token=SecretStr(VENUE_TOKEN),
-        state_file=tmp_path / "hardware.sqlite3",
-        beacons=BEACONS,
-        printer=capture_printer.uri,
-        poll_timeout=2,
+    config = fast_config(
+        f"http://127.0.0.1:{night.bot.web_port}",
+        tmp_path,
+        capture_printer.uri,
+        BEACONS,
         status_interval=0.5,
-        retry_min=0.05,
+        scan_timeout=5.0,
+        connect_timeout=10.0,
         print_retry_max=0.5,
         beacon_retry_max=0.5,
         uplink_retry_max=0.5,
-        _env_file=None,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_daemon(config, stop=stop))
+    running = RunningDaemon(config)
     yield capture_printer
-    stop.set()
-    await asyncio.wait_for(task, 10)
+    await running.shutdown()
 
 
 async def rush(stage: Stage, title: str) -> tuple[Counter[str], list[float], int]:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from rig.bluez import GattLayout, MockBluez
-from rig.bot_server import VENUE_TOKEN, BotServer
+from rig.bot_server import BotServer
 from rig.capture_printer import CapturePrinter
+from rig.daemon_run import RunningDaemon, fast_config
 from rig.escpos_parse import native_qr_payloads
 
 from bot.services import venue_feed
@@ -39,32 +40,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[BotServer]:
 
 
 def daemon_config(tmp_path: Path, bot: BotServer, printer: str, beacons: str = "") -> DaemonConfig:
-    return DaemonConfig(
-        bot_url=bot.url,
-        venue_token=SecretStr(VENUE_TOKEN),
-        state_file=tmp_path / "hardware.sqlite3",
-        beacons=beacons,
-        printer=printer,
-        poll_timeout=2,
-        status_interval=0.2,
-        scan_timeout=0.5,
-        connect_timeout=5,
-        retry_min=0.05,
-        print_retry_max=0.3,
-        beacon_retry_max=0.3,
-        uplink_retry_max=0.3,
-        _env_file=None,
-    )
-
-
-class RunningDaemon:
-    def __init__(self, config: DaemonConfig) -> None:
-        self.stop = asyncio.Event()
-        self.task = asyncio.create_task(run_daemon(config, stop=self.stop))
-
-    async def shutdown(self) -> None:
-        self.stop.set()
-        await asyncio.wait_for(self.task, 10)
+    return fast_config(bot.url, tmp_path, printer, beacons, status_interval=0.2)
 
 
 @pytest.fixture

@@ -9,16 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from rig.bluez import GattLayout, MockBeacon, MockBluez
-from rig.bot_server import VENUE_TOKEN, BotServer
+from rig.bot_server import BotServer
 from rig.capture_printer import CapturePrinter
+from rig.daemon_run import RunningDaemon, fast_config
 from rig.escpos_parse import native_qr_payloads
 
 from bot.services import venue_feed
 from hardware import eddystone
-from hardware.config import DaemonConfig
-from hardware.daemon import run_daemon
 
 pytestmark = pytest.mark.bluez
 
@@ -49,27 +47,16 @@ async def beacon(bluez: MockBluez) -> MockBeacon:
 async def daemon(
     tmp_path: Path, bot: BotServer, beacon: MockBeacon, capture_printer: CapturePrinter
 ) -> AsyncIterator[None]:
-    config = DaemonConfig(
-        bot_url=bot.url,
-        venue_token=SecretStr(VENUE_TOKEN),
-        state_file=tmp_path / "hardware.sqlite3",
-        beacons=f"{BEACON}=eddystone",
-        printer=capture_printer.uri,
-        poll_timeout=2,
-        status_interval=0.3,
-        scan_timeout=0.5,
-        connect_timeout=5,
-        retry_min=0.05,
-        print_retry_max=0.3,
-        beacon_retry_max=0.3,
+    config = fast_config(
+        bot.url,
+        tmp_path,
+        capture_printer.uri,
+        f"{BEACON}=eddystone",
         uplink_retry_max=UPLINK_RETRY_MAX_S,
-        _env_file=None,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_daemon(config, stop=stop))
+    running = RunningDaemon(config)
     yield
-    stop.set()
-    await asyncio.wait_for(task, 10)
+    await running.shutdown()
 
 
 async def announce(bot: BotServer, number: int) -> int:

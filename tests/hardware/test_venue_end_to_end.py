@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 from rig.bluez import GattLayout, MockBeacon, MockBluez
 from rig.capture_printer import CapturePrinter
+from rig.daemon_run import RunningDaemon, fast_config
 from rig.escpos_parse import native_qr_payloads
 from sqlalchemy import insert, select
 
@@ -32,8 +32,6 @@ from bot.services.events import EventFields
 from bot.services.receipts import ReceiptLinks
 from hardware import eddystone
 from hardware.beacons import NUS_RX_UUID, NUS_SERVICE_UUID
-from hardware.config import DaemonConfig
-from hardware.daemon import run_daemon
 
 pytestmark = pytest.mark.bluez
 
@@ -76,27 +74,15 @@ async def daemon(
     beacons: tuple[MockBeacon, MockBeacon],
     capture_printer: CapturePrinter,
 ) -> AsyncIterator[None]:
-    config = DaemonConfig(
-        bot_url=f"http://127.0.0.1:{stage.bot.web_port}",
-        venue_token=SecretStr(VENUE_TOKEN),
-        state_file=tmp_path / "hardware.sqlite3",
-        beacons=f"{URL_BEACON}=eddystone,{TEXT_BEACON}=nus",
-        printer=capture_printer.uri,
-        poll_timeout=2,
-        status_interval=0.3,
-        scan_timeout=0.5,
-        connect_timeout=5,
-        retry_min=0.05,
-        print_retry_max=0.3,
-        beacon_retry_max=0.3,
-        uplink_retry_max=0.3,
-        _env_file=None,
+    config = fast_config(
+        f"http://127.0.0.1:{stage.bot.web_port}",
+        tmp_path,
+        capture_printer.uri,
+        f"{URL_BEACON}=eddystone,{TEXT_BEACON}=nus",
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_daemon(config, stop=stop))
+    running = RunningDaemon(config)
     yield
-    stop.set()
-    await asyncio.wait_for(task, 10)
+    await running.shutdown()
 
 
 def start_payload(deep_link: str) -> str:
