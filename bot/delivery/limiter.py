@@ -5,7 +5,7 @@ in a private chat and 20 per minute in a group. The limiter keeps a margin under
 everything for `retry_after` after a 429, and serves waiting interactive replies before
 broadcast sends.
 
-Telegram counts a message when it arrives. The limiter only sees when a send was granted and
+Telegram counts a message when it arrives. The limiter only records when a send was granted and
 when its response came back, and the request reached Telegram somewhere between the two. So
 the overall budget counts each send from its grant until one second after its response, and
 no 31 sends can reach Telegram within one second, whatever their travel times. The cost is the

@@ -17,7 +17,7 @@ CHECK_TIMEOUT_S = 5.0
 
 
 async def check_bluez() -> None:
-    """Raise ConfigError unless the system D-Bus answers and BlueZ owns its name there."""
+    """Raise ConfigError unless the system D-Bus is reachable and BlueZ owns its name there."""
     address = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", DEFAULT_SYSTEM_BUS)
     hint = "start dbus and bluetoothd, or use simulated beacons (sim:NAME=PROFILE)"
     try:

@@ -48,7 +48,7 @@ from bot.rehearsal.venue import VenueRig
 logger = logging.getLogger(__name__)
 
 SETTLE_TIMEOUT_S = 45.0
-# Longest wait for announcements to be marked done after their deliveries settled.
+# Maximum wait for announcements to be marked done after their deliveries settled.
 DONE_MARK_WAIT_S = 15.0
 
 

@@ -100,11 +100,11 @@ def check(options: RehearsalOptions) -> None:
         raise ConfigError(str(exc).replace("MICROPOP_HW_BEACONS", "--beacons")) from None
 
 
-def _check_directory(option: str, path: Path | None, shown: str | None = None) -> None:
+def _check_directory(option: str, path: Path | None, given: str | None = None) -> None:
     """Create `path` and write a probe file in it, or raise ConfigError naming the option."""
     if path is None:
         return
-    value = shown or str(path)
+    value = given or str(path)
     existing = path.absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

@@ -55,7 +55,7 @@ async def queue_poster(
 ) -> PosterJob:
     """Add a poster's print job and its `poster` feed event in the caller's transaction.
 
-    The job's payload holds everything the poster prints, so a /reprint of the job prints the
+    The job's payload contains everything the poster prints, so a /reprint of the job prints the
     same poster. Its QR code opens the drop's card in the bot.
     """
     # Drop links are not signed, so no secret is needed to encode one.
@@ -85,8 +85,9 @@ def _check_printable(drop: Drop, event: Event) -> None:
             "see /listdrops"
         )
     if drop.starts_at <= utcnow():
-        shown = drop.starts_at.astimezone(ZoneInfo(event.time_zone)).strftime("%Y-%m-%d %H:%M")
+        local_start = drop.starts_at.astimezone(ZoneInfo(event.time_zone))
+        started_at = local_start.strftime("%Y-%m-%d %H:%M")
         raise InputError(
-            f"Drop {drop.id} already started at {shown} ({event.time_zone}): a poster counts "
-            "down to a drop that has not started, so pick one from /listdrops"
+            f"Drop {drop.id} already started at {started_at} ({event.time_zone}): a poster "
+            "counts down to a drop that has not started, so pick one from /listdrops"
         )

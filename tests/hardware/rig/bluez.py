@@ -60,8 +60,8 @@ self.EmitSignal('org.freedesktop.DBus.Properties', 'PropertiesChanged', 'sa{sv}a
                 ['org.bluez.Device1', changed, dbus.Array([], signature='s')])
 """
 
-# Device1.Connect that raises InProgress while the adapter discovers, as BlueZ may answer a
-# connect during a scan.
+# Device1.Connect that raises InProgress while the adapter discovers, as BlueZ may reply to
+# a connect during a scan.
 _CONNECT_UNLESS_SCANNING_CODE = (
     """
 if objects['/org/bluez/hci0'].props['org.bluez.Adapter1']['Discovering']:

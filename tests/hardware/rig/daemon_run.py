@@ -12,7 +12,7 @@ from hardware.config import DaemonConfig
 from hardware.daemon import run_daemon
 from rig.bot_server import VENUE_TOKEN
 
-# Short enough that a test sees a retry or a status report within a second.
+# Short enough that a retry or a status report comes within a second of the cause.
 FAST_SETTINGS: dict[str, Any] = {
     "poll_timeout": 2,
     "status_interval": 0.3,
@@ -42,7 +42,7 @@ def fast_config(
 
 
 class RunningDaemon:
-    """A daemon task started at once; `shutdown` stops it and waits for it to end."""
+    """A daemon task, started at once. `shutdown` stops it and waits for it to end."""
 
     def __init__(self, config: DaemonConfig) -> None:
         self.stop = asyncio.Event()
