@@ -98,6 +98,14 @@ async def written(bluez: MockBluez, char_path: str, timeout: float = 10.0) -> li
     return values
 
 
+async def written_text(bluez: MockBluez, char_path: str, timeout: float = 10.0) -> bytes:
+    """Return the text a display beacon got, once its last chunk (ending in a newline) is in."""
+    async with asyncio.timeout(timeout):
+        while not (text := b"".join(await bluez.written_values(char_path))).endswith(b"\n"):
+            await asyncio.sleep(0.05)
+    return text
+
+
 async def print_status(stage: Stage, print_job_id: int) -> PrintStatus:
     async with stage.bot.db.transaction(readonly=True) as session:
         job = await session.get(PrintJob, print_job_id)
@@ -142,7 +150,7 @@ async def test_announcement_reaches_beacons_slip_and_bot(
 
     [frame] = await written(bluez, url_beacon.chars[eddystone.ADV_SLOT_DATA_UUID])
     assert frame == b"\x10\x03popup\x00l/" + code.encode()
-    text = b"".join(await written(bluez, text_beacon.chars[NUS_RX_UUID]))
+    text = await written_text(bluez, text_beacon.chars[NUS_RX_UUID])
     assert text == "Doors open at 8 in Café Zürich\n".encode()
 
     [slip] = await capture_printer.wait_for_jobs(1)
@@ -271,7 +279,7 @@ async def test_drop_going_live_reaches_venue(
         reminder_minutes=(),
     )
 
-    text = b"".join(await written(bluez, text_beacon.chars[NUS_RX_UUID], timeout=15))
+    text = await written_text(bluez, text_beacon.chars[NUS_RX_UUID], timeout=15)
     assert text == drops.live_text("Tote bag").encode() + b"\n"
     [slip] = await capture_printer.wait_for_jobs(1)
     assert b"Tote bag is live now" in slip
